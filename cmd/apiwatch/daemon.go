@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/version"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/apiwatch/apiwatch/collector"
+	"github.com/apiwatch/apiwatch/config"
+	"github.com/apiwatch/apiwatch/storage"
+	"github.com/apiwatch/apiwatch/web"
+)
+
+type daemonFlags struct {
+	configFile  string
+	storagePath string
+	externalURL string
+	concurrency int
+	historySize int
+	web         *toolkitweb.FlagConfig
+	log         *promslog.Config
+}
+
+func runDaemon(f *daemonFlags) int {
+	logger := promslog.New(f.log)
+	if err := daemon(f, logger); err != nil {
+		logger.Error("apiwatch stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func daemon(f *daemonFlags, logger *slog.Logger) error {
+	cfg, err := config.LoadFile(f.configFile)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				logger.Error("Invalid configuration", "err", e)
+			}
+			return fmt.Errorf("loading %s: %d problems", f.configFile, len(errs))
+		}
+		return err
+	}
+	externalURL, err := computeExternalURL(f.externalURL, (*f.web.WebListenAddresses)[0])
+	if err != nil {
+		return err
+	}
+
+	db, err := storage.Open(f.storagePath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("apiwatch"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	mgr, err := collector.New(collector.Options{
+		Logger:      logger,
+		Registerer:  reg,
+		Prober:      collector.NewHTTPProber(collector.HTTPProberOptions{UserAgent: "apiwatch/" + version.Version}),
+		DB:          db,
+		Concurrency: f.concurrency,
+		HistorySize: f.historySize,
+	})
+	if err != nil {
+		return err
+	}
+	mgr.ApplyConfig(cfg)
+	logger.Info("Starting apiwatch", "version", version.Info(), "build_context", version.BuildContext(),
+		"config_file", f.configFile, "companies", len(cfg.Companies), "endpoints", countEndpoints(cfg))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	handler := web.New(web.Options{Logger: logger, Manager: mgr, Gatherer: reg, ExternalURL: externalURL})
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- toolkitweb.ListenAndServe(server, f.web, logger) }()
+
+	runDone := make(chan error, 1)
+	go func() { runDone <- mgr.Run(ctx) }()
+
+	select {
+	case <-ctx.Done():
+		logger.Info("Received shutdown signal, stopping")
+	case err := <-serveErr:
+		stop()
+		<-runDone
+		return fmt.Errorf("serving HTTP: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("HTTP server did not shut down cleanly", "err", err)
+	}
+	if err := <-runDone; err != nil {
+		return fmt.Errorf("saving state at shutdown: %w", err)
+	}
+	logger.Info("Stopped")
+	return nil
+}
+
+func countEndpoints(cfg *config.Config) int {
+	n := 0
+	for _, c := range cfg.Companies {
+		n += len(c.Endpoints)
+	}
+	return n
+}
+
+// computeExternalURL returns the URL users reach apiwatch at: the flag if
+// set, else http://<hostname>:<port>/ of the first listen address.
+func computeExternalURL(flagValue, listenAddress string) (*url.URL, error) {
+	if flagValue == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, err
+		}
+		_, port, err := net.SplitHostPort(listenAddress)
+		if err != nil {
+			return nil, fmt.Errorf("parsing --web.listen-address %q: %w", listenAddress, err)
+		}
+		flagValue = "http://" + net.JoinHostPort(host, port) + "/"
+	}
+	u, err := url.Parse(flagValue)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("invalid --web.external-url %q: want an absolute URL such as https://apiwatch.example.com/", flagValue)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u, nil
+}

@@ -1,0 +1,70 @@
+// Command apiwatch probes HTTP APIs for many companies, exports their state
+// as Prometheus metrics and alerts the right people when one breaks.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/apiwatch/apiwatch/config"
+)
+
+// defaultListenAddress is apiwatch's port, used in the flag default, the
+// Dockerfile, the README and the examples.
+const defaultListenAddress = ":9850"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.New("apiwatch", "Probes HTTP APIs for many companies and alerts the right people when one breaks.")
+	app.Version(version.Print("apiwatch"))
+	app.HelpFlag.Short('h')
+
+	var f daemonFlags
+	app.Flag("config.file", "Path to the configuration file.").Default("apiwatch.yml").StringVar(&f.configFile)
+	app.Flag("storage.path", "Directory where endpoint state is kept across restarts.").Default("data").StringVar(&f.storagePath)
+	app.Flag("web.external-url", "URL under which apiwatch is reached by users, used in links from alerts. Defaults to http://<hostname>:<port>/.").StringVar(&f.externalURL)
+	app.Flag("probe.concurrency", "Maximum number of probes running at once; 0 means no limit.").Default("2000").IntVar(&f.concurrency)
+	app.Flag("history.size", "Number of recent checks kept in memory per endpoint for the status page.").Default("100").IntVar(&f.historySize)
+	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
+	f.log = &promslog.Config{}
+	promslogflag.AddFlags(app, f.log)
+
+	app.Command("run", "Run the daemon (the default).").Default()
+	app.Command("check-config", "Validate the configuration file and the files it includes, then exit.")
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "apiwatch: %v\n", err)
+		return 2
+	}
+	switch cmd {
+	case "check-config":
+		return checkConfig(f.configFile)
+	default:
+		return runDaemon(&f)
+	}
+}
+
+// checkConfig loads the configuration and prints every problem found.
+func checkConfig(file string) int {
+	cfg, err := config.LoadFile(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	n := 0
+	for _, c := range cfg.Companies {
+		n += len(c.Endpoints)
+	}
+	fmt.Printf("%s is valid: %d files, %d companies, %d endpoints\n", file, len(cfg.Files), len(cfg.Companies), n)
+	return 0
+}

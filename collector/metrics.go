@@ -1,0 +1,185 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics holds the manager's own counters and the collector that exports
+// every endpoint's status at scrape time. Reading the status at scrape time
+// means a removed endpoint's series vanish with it.
+type metrics struct {
+	m *Manager
+
+	lag           prometheus.Histogram
+	skipped       prometheus.Counter
+	inFlight      prometheus.Gauge
+	probes        *prometheus.CounterVec
+	probesSuccess prometheus.Counter
+	probesFailure prometheus.Counter
+	saveErrors    prometheus.Counter
+
+	up, success, statusCode, redirects, ipProtocol   *prometheus.Desc
+	lastCheck, lastSuccess, lastFailure, stateChange *prometheus.Desc
+	duration, phase, failures, endpoints             *prometheus.Desc
+}
+
+var endpointLabels = []string{"company", "endpoint"}
+
+func newMetrics(m *Manager) *metrics {
+	probes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "apiwatch_probes_total",
+		Help: "Probes finished, by result.",
+	}, []string{"result"})
+	return &metrics{
+		m: m,
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "apiwatch_scheduler_lag_seconds",
+			Help:    "How late probes started after their scheduled time.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "apiwatch_probes_skipped_total",
+			Help: "Scheduled probes skipped because the previous probe of the endpoint was still running.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "apiwatch_probes_in_flight",
+			Help: "Probes running now.",
+		}),
+		probes:        probes,
+		probesSuccess: probes.WithLabelValues("success"),
+		probesFailure: probes.WithLabelValues("failure"),
+		saveErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "apiwatch_state_save_errors_total",
+			Help: "Failed writes of endpoint statuses to the storage directory.",
+		}),
+
+		up: prometheus.NewDesc("probe_up",
+			"Whether the endpoint is up (1) or down (0) after thresholds; absent until the first verdict.",
+			endpointLabels, nil),
+		success: prometheus.NewDesc("probe_success",
+			"Whether the last probe succeeded.", endpointLabels, nil),
+		statusCode: prometheus.NewDesc("probe_http_status_code",
+			"HTTP status code of the last probe's final response, or 0 if none arrived.", endpointLabels, nil),
+		redirects: prometheus.NewDesc("probe_http_redirects",
+			"Redirects followed by the last probe.", endpointLabels, nil),
+		ipProtocol: prometheus.NewDesc("probe_ip_protocol",
+			"IP version (4 or 6) of the last probe's connection, or 0 if none was made.", endpointLabels, nil),
+		lastCheck: prometheus.NewDesc("probe_last_check_timestamp_seconds",
+			"When the last probe finished, in seconds since the Unix epoch.", endpointLabels, nil),
+		lastSuccess: prometheus.NewDesc("probe_last_success_timestamp_seconds",
+			"When the last successful probe finished, in seconds since the Unix epoch.", endpointLabels, nil),
+		lastFailure: prometheus.NewDesc("probe_last_failure_timestamp_seconds",
+			"When the last failed probe finished, in seconds since the Unix epoch.", endpointLabels, nil),
+		stateChange: prometheus.NewDesc("probe_state_change_timestamp_seconds",
+			"When the endpoint last changed state, in seconds since the Unix epoch.", endpointLabels, nil),
+		duration: prometheus.NewDesc("probe_duration_seconds",
+			"Duration of probes, from the DNS lookup to the last body byte, including redirects.", endpointLabels, nil),
+		phase: prometheus.NewDesc("probe_phase_duration_seconds",
+			"Duration of each phase of the last probe, summed over redirects.",
+			append(endpointLabels[:2:2], "phase"), nil),
+		failures: prometheus.NewDesc("probe_failures_total",
+			"Failed probes by reason. A reason appears once it has happened.",
+			append(endpointLabels[:2:2], "reason"), nil),
+		endpoints: prometheus.NewDesc("apiwatch_endpoints",
+			"Configured endpoints by state.", []string{"state"}, nil),
+	}
+}
+
+func (ms *metrics) register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{ms.lag, ms.skipped, ms.inFlight, ms.probes, ms.saveErrors, ms} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Describe sends the descriptors of the per-endpoint metrics.
+func (ms *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{ms.up, ms.success, ms.statusCode, ms.redirects, ms.ipProtocol,
+		ms.lastCheck, ms.lastSuccess, ms.lastFailure, ms.stateChange, ms.duration, ms.phase,
+		ms.failures, ms.endpoints} {
+		ch <- d
+	}
+}
+
+// Collect sends every endpoint's metrics, read from its current status.
+func (ms *metrics) Collect(ch chan<- prometheus.Metric) {
+	ms.m.mu.RLock()
+	eps := make([]*endpoint, 0, len(ms.m.endpoints))
+	for _, e := range ms.m.endpoints {
+		eps = append(eps, e)
+	}
+	ms.m.mu.RUnlock()
+
+	var counts [len(stateNames)]int
+	for _, e := range eps {
+		e.mu.Lock()
+		counts[e.status.State]++
+		ms.collectEndpoint(ch, e)
+		e.mu.Unlock()
+	}
+	for s, n := range counts {
+		ch <- prometheus.MustNewConstMetric(ms.endpoints, prometheus.GaugeValue, float64(n), State(s).String())
+	}
+}
+
+// collectEndpoint sends one endpoint's series. The caller holds e.mu.
+func (ms *metrics) collectEndpoint(ch chan<- prometheus.Metric, e *endpoint) {
+	c, ep := e.key.Company, e.key.Endpoint
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, c, ep)
+	}
+	timestamp := func(d *prometheus.Desc, t time.Time) {
+		if !t.IsZero() {
+			gauge(d, float64(t.UnixNano())/1e9)
+		}
+	}
+	s := &e.status
+	switch s.State {
+	case StateUp:
+		gauge(ms.up, 1)
+	case StateDown:
+		gauge(ms.up, 0)
+	}
+	timestamp(ms.stateChange, s.Since)
+	if e.probes == 0 {
+		// Restored from disk but not probed since the start: the timestamps
+		// are known, the last-probe details are not.
+		timestamp(ms.lastCheck, s.LastCheck)
+		timestamp(ms.lastSuccess, s.LastSuccess)
+		timestamp(ms.lastFailure, s.LastFailure)
+		return
+	}
+	gauge(ms.success, boolFloat(s.LastReason == ReasonNone))
+	gauge(ms.statusCode, float64(s.LastStatusCode))
+	gauge(ms.redirects, float64(e.redirect))
+	gauge(ms.ipProtocol, float64(e.ipv))
+	timestamp(ms.lastCheck, s.LastCheck)
+	timestamp(ms.lastSuccess, s.LastSuccess)
+	timestamp(ms.lastFailure, s.LastFailure)
+	for p := range NumPhases {
+		ch <- prometheus.MustNewConstMetric(ms.phase, prometheus.GaugeValue, e.phases[p].Seconds(), c, ep, p.String())
+	}
+	buckets := make(map[float64]uint64, len(durationBuckets))
+	var cumulative uint64
+	for i, b := range durationBuckets {
+		cumulative += e.durations[i]
+		buckets[b] = cumulative
+	}
+	ch <- prometheus.MustNewConstHistogram(ms.duration, e.probes, e.durationSum, buckets, c, ep)
+	for r := Reason(1); r < numReasons; r++ {
+		if n := e.failures[r]; n > 0 {
+			ch <- prometheus.MustNewConstMetric(ms.failures, prometheus.CounterValue, float64(n), c, ep, r.String())
+		}
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,130 @@
+package collector
+
+import "time"
+
+// Reason is why a probe failed. The set is small and fixed so that it can be
+// a metric label.
+type Reason uint8
+
+// Failure reasons. ReasonNone marks a successful probe.
+const (
+	ReasonNone Reason = iota
+	// ReasonTimeout: the whole exchange did not finish within the timeout.
+	ReasonTimeout
+	// ReasonDNS: the host name did not resolve.
+	ReasonDNS
+	// ReasonConnect: no TCP connection could be opened (refused, unreachable).
+	ReasonConnect
+	// ReasonTLS: the TLS handshake or certificate verification failed.
+	ReasonTLS
+	// ReasonHTTP: the server broke the HTTP protocol or closed the connection.
+	ReasonHTTP
+	// ReasonStatus: the status code is not one of the expected ones.
+	ReasonStatus
+	// ReasonBodyTooLarge: the body exceeded body_size_limit and the endpoint
+	// asked for that to fail.
+	ReasonBodyTooLarge
+	// ReasonRedirectLimit: more redirects than max_redirects.
+	ReasonRedirectLimit
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	ReasonNone:          "",
+	ReasonTimeout:       "timeout",
+	ReasonDNS:           "dns",
+	ReasonConnect:       "connect",
+	ReasonTLS:           "tls",
+	ReasonHTTP:          "http",
+	ReasonStatus:        "status",
+	ReasonBodyTooLarge:  "body_too_large",
+	ReasonRedirectLimit: "redirect_limit",
+}
+
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// MarshalText writes the reason's name.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a reason's name; an unknown name reads as ReasonHTTP
+// so that a state file from a newer version still loads.
+func (r *Reason) UnmarshalText(b []byte) error {
+	v, ok := ParseReason(string(b))
+	if !ok {
+		v = ReasonHTTP
+	}
+	*r = v
+	return nil
+}
+
+// ParseReason returns the Reason named s, or false.
+func ParseReason(s string) (Reason, bool) {
+	for i, name := range reasonNames {
+		if name == s {
+			return Reason(i), true
+		}
+	}
+	return ReasonNone, false
+}
+
+// Phase is a part of an HTTP exchange whose duration is measured.
+type Phase uint8
+
+// Phases of an HTTP probe, in order. Over all redirect hops they add up to
+// the probe's total duration, less a few microseconds of bookkeeping.
+const (
+	// PhaseResolve is the DNS lookup.
+	PhaseResolve Phase = iota
+	// PhaseConnect is the TCP connection set-up.
+	PhaseConnect
+	// PhaseTLS is the TLS handshake.
+	PhaseTLS
+	// PhaseProcessing runs from the connection being ready to the first
+	// response byte: sending the request and the server's work.
+	PhaseProcessing
+	// PhaseTransfer runs from the first response byte to the last body byte
+	// read.
+	PhaseTransfer
+	NumPhases
+)
+
+var phaseNames = [NumPhases]string{"resolve", "connect", "tls", "processing", "transfer"}
+
+func (p Phase) String() string { return phaseNames[p] }
+
+// Phases holds the time spent in each phase, summed over redirect hops.
+type Phases [NumPhases]time.Duration
+
+// Result is the outcome of one probe.
+type Result struct {
+	// Start is when the probe began and Duration how long it took, from the
+	// start of the DNS lookup to the last body byte of the final response,
+	// including every redirect hop. A probe that timed out reports the time
+	// until it was abandoned.
+	Start    time.Time
+	Duration time.Duration
+	Success  bool
+	Reason   Reason
+	// Message explains a failure in words. It never contains the URL, which
+	// may carry credentials.
+	Message string
+	// StatusCode is the status of the final response, or 0 if none arrived.
+	StatusCode int
+	// FirstStatusCode is the status of the first response, which differs
+	// from StatusCode when redirects were followed.
+	FirstStatusCode int
+	Redirects       int
+	// BodySize counts the body bytes read from the final response, after
+	// decompression. BodyTruncated reports that the body went on past
+	// body_size_limit and was not read to its end.
+	BodySize      int64
+	BodyTruncated bool
+	// IPVersion is 4 or 6 for the address of the final connection, or 0.
+	IPVersion int
+	Phases    Phases
+}

@@ -1,0 +1,150 @@
+package collector
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http/httptrace"
+	"sync"
+	"time"
+)
+
+// Stages of an exchange, as named in failure messages.
+const (
+	stageResolve  = "resolving the host"
+	stageConnect  = "connecting"
+	stageTLS      = "in the TLS handshake"
+	stageHeaders  = "waiting for the response headers"
+	stageBody     = "reading the body"
+	stageStarting = "starting the request"
+)
+
+// tracer times the phases of each redirect hop from httptrace callbacks and
+// sums them. The transport calls some hooks from its own goroutines (and,
+// with happy eyeballs, from two dials at once), so a mutex guards it.
+type tracer struct {
+	mu     sync.Mutex
+	phases Phases
+	where  string
+
+	dnsStart, connectStart, tlsStart time.Time
+	connReady, firstByte             time.Time
+	remote                           net.Addr
+}
+
+func (t *tracer) clientTrace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		DNSStart: func(httptrace.DNSStartInfo) {
+			t.mu.Lock()
+			t.dnsStart, t.where = time.Now(), stageResolve
+			t.mu.Unlock()
+		},
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			t.mu.Lock()
+			t.phases[PhaseResolve] += time.Since(t.dnsStart)
+			t.dnsStart = time.Time{}
+			t.mu.Unlock()
+		},
+		ConnectStart: func(string, string) {
+			t.mu.Lock()
+			if t.connectStart.IsZero() {
+				t.connectStart, t.where = time.Now(), stageConnect
+			}
+			t.mu.Unlock()
+		},
+		ConnectDone: func(_, _ string, err error) {
+			t.mu.Lock()
+			// With happy eyeballs two dials race; the first success ends the
+			// phase and the loser's result is ignored.
+			if err == nil && !t.connectStart.IsZero() {
+				t.phases[PhaseConnect] += time.Since(t.connectStart)
+				t.connectStart = time.Time{}
+			}
+			t.mu.Unlock()
+		},
+		TLSHandshakeStart: func() {
+			t.mu.Lock()
+			t.tlsStart, t.where = time.Now(), stageTLS
+			t.mu.Unlock()
+		},
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			t.mu.Lock()
+			t.phases[PhaseTLS] += time.Since(t.tlsStart)
+			t.tlsStart = time.Time{}
+			t.mu.Unlock()
+		},
+		GotConn: func(info httptrace.GotConnInfo) {
+			t.mu.Lock()
+			t.connReady, t.where = time.Now(), stageHeaders
+			t.remote = info.Conn.RemoteAddr()
+			t.mu.Unlock()
+		},
+		GotFirstResponseByte: func() {
+			t.mu.Lock()
+			t.firstByte = time.Now()
+			t.phases[PhaseProcessing] += t.firstByte.Sub(t.connReady)
+			t.mu.Unlock()
+		},
+	}
+}
+
+// beginHop resets the per-hop marks before a request is sent.
+func (t *tracer) beginHop() {
+	t.mu.Lock()
+	t.dnsStart, t.connectStart, t.tlsStart = time.Time{}, time.Time{}, time.Time{}
+	t.connReady, t.firstByte = time.Time{}, time.Time{}
+	t.where = stageStarting
+	t.mu.Unlock()
+}
+
+func (t *tracer) setStage(stage string) {
+	t.mu.Lock()
+	t.where = stage
+	t.mu.Unlock()
+}
+
+func (t *tracer) stage() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.where
+}
+
+// endTransfer closes the transfer phase of the current hop.
+func (t *tracer) endTransfer() {
+	t.mu.Lock()
+	if !t.firstByte.IsZero() {
+		t.phases[PhaseTransfer] += time.Since(t.firstByte)
+	}
+	t.mu.Unlock()
+}
+
+// result returns the summed phases and the IP version of the last
+// connection.
+func (t *tracer) result() (Phases, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	phases := t.phases
+	// A hop that failed mid-phase still spent that time: charge it to the
+	// phase it was in, so that the phases add up to the total.
+	now := time.Now()
+	if !t.dnsStart.IsZero() {
+		phases[PhaseResolve] += now.Sub(t.dnsStart)
+	}
+	if !t.connectStart.IsZero() {
+		phases[PhaseConnect] += now.Sub(t.connectStart)
+	}
+	if !t.tlsStart.IsZero() {
+		phases[PhaseTLS] += now.Sub(t.tlsStart)
+	}
+	if !t.connReady.IsZero() && t.firstByte.IsZero() {
+		phases[PhaseProcessing] += now.Sub(t.connReady)
+	}
+	version := 0
+	if tcp, ok := t.remote.(*net.TCPAddr); ok {
+		if tcp.IP.To4() != nil {
+			version = 4
+		} else {
+			version = 6
+		}
+	}
+	return phases, version
+}

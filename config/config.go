@@ -1,0 +1,142 @@
+// Package config defines apiwatch's YAML configuration: the companies, their
+// alert contacts and the endpoints to probe. Load reads a main file and the
+// files it includes, fills defaults, and validates everything, reporting each
+// problem with its file, line and field.
+package config
+
+import (
+	"encoding/json"
+	"net/url"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Defaults used when neither the endpoint nor the global block sets a value.
+const (
+	DefaultInterval         = Duration(time.Minute)
+	DefaultTimeout          = Duration(10 * time.Second)
+	DefaultBodySizeLimit    = ByteSize(1 << 20)
+	DefaultMaxRedirects     = 10
+	DefaultFailureThreshold = 1
+	DefaultSuccessThreshold = 1
+
+	// MinInterval is the shortest interval accepted. It keeps a unit typo
+	// such as 30ms from hammering a target.
+	MinInterval = Duration(time.Second)
+)
+
+// Config is the whole configuration after includes are merged.
+type Config struct {
+	Global Global `yaml:"global,omitempty"`
+	// ConfigFiles lists glob patterns of further files, relative to the main
+	// file, that each contain a companies list.
+	ConfigFiles []string   `yaml:"config_files,omitempty"`
+	Companies   []*Company `yaml:"companies,omitempty"`
+
+	// File is the path of the main file.
+	File string `yaml:"-"`
+	// Files lists every file that was read, the main file first.
+	Files []string `yaml:"-"`
+}
+
+// Global holds the defaults for every endpoint.
+type Global struct {
+	Interval         Duration `yaml:"interval,omitempty"`
+	Timeout          Duration `yaml:"timeout,omitempty"`
+	FailureThreshold int      `yaml:"failure_threshold,omitempty"`
+	SuccessThreshold int      `yaml:"success_threshold,omitempty"`
+	BodySizeLimit    ByteSize `yaml:"body_size_limit,omitempty"`
+	FollowRedirects  *bool    `yaml:"follow_redirects,omitempty"`
+	MaxRedirects     int      `yaml:"max_redirects,omitempty"`
+}
+
+// Company is a tenant: a set of endpoints and the people to alert about them.
+type Company struct {
+	Name      string            `yaml:"name"`
+	Labels    map[string]string `yaml:"labels,omitempty"`
+	Contacts  Contacts          `yaml:"contacts,omitempty"`
+	Endpoints []*Endpoint       `yaml:"endpoints"`
+
+	// File is the file the company was read from.
+	File string `yaml:"-"`
+	// index is the company's position in the companies list of File.
+	index int
+}
+
+// Contacts are the receivers of a company's alerts.
+type Contacts struct {
+	Email     []string           `yaml:"email,omitempty"`
+	PagerDuty []PagerDutyContact `yaml:"pagerduty,omitempty"`
+}
+
+// PagerDutyContact is a PagerDuty Events API v2 integration.
+type PagerDutyContact struct {
+	RoutingKey     Secret `yaml:"routing_key,omitempty"`
+	RoutingKeyFile string `yaml:"routing_key_file,omitempty"`
+}
+
+// Endpoint is one URL to probe and the verdict rules for it.
+type Endpoint struct {
+	Name string `yaml:"name"`
+	URL  URL    `yaml:"url"`
+	// Interval and Schedule are exclusive: a fixed period, or a cron
+	// expression evaluated in TimeZone.
+	Interval Duration `yaml:"interval,omitempty"`
+	Schedule string   `yaml:"schedule,omitempty"`
+	TimeZone string   `yaml:"time_zone,omitempty"`
+	Timeout  Duration `yaml:"timeout,omitempty"`
+	// FailureThreshold consecutive failed probes turn the endpoint down, and
+	// SuccessThreshold consecutive good ones turn it up again.
+	FailureThreshold int   `yaml:"failure_threshold,omitempty"`
+	SuccessThreshold int   `yaml:"success_threshold,omitempty"`
+	FollowRedirects  *bool `yaml:"follow_redirects,omitempty"`
+	MaxRedirects     int   `yaml:"max_redirects,omitempty"`
+	// BodySizeLimit caps how much of the body is read. A longer body is read
+	// up to the cap and then the connection is closed.
+	BodySizeLimit ByteSize          `yaml:"body_size_limit,omitempty"`
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	Expect        Expect            `yaml:"expect,omitempty"`
+
+	// cron is the parsed Schedule, nil for interval endpoints, and cronGap
+	// the shortest time between two of its runs.
+	cron    cron.Schedule
+	cronGap time.Duration
+}
+
+// Expect holds the conditions a response must meet to count as a success.
+type Expect struct {
+	// Status lists the accepted codes and classes; the default is 2xx.
+	Status StatusMatchers `yaml:"status,omitempty"`
+	// FailIfBodyTooLarge turns a body longer than body_size_limit into a
+	// failure. Without it the body is read up to the limit and judged on
+	// that.
+	FailIfBodyTooLarge bool `yaml:"fail_if_body_too_large,omitempty"`
+}
+
+// Cron returns the parsed cron schedule, or nil when the endpoint runs on an
+// interval.
+func (e *Endpoint) Cron() cron.Schedule { return e.cron }
+
+// Follows reports whether redirects are followed.
+func (e *Endpoint) Follows() bool { return e.FollowRedirects == nil || *e.FollowRedirects }
+
+// URL is an endpoint URL. It prints with its password and any secret-looking
+// query values replaced, because URLs often carry tokens.
+type URL struct {
+	*url.URL
+}
+
+// String returns the URL with credentials redacted.
+func (u URL) String() string {
+	if u.URL == nil {
+		return ""
+	}
+	return RedactURL(u.URL)
+}
+
+// MarshalYAML writes the redacted URL.
+func (u URL) MarshalYAML() (any, error) { return u.String(), nil }
+
+// MarshalJSON writes the redacted URL.
+func (u URL) MarshalJSON() ([]byte, error) { return json.Marshal(u.String()) }

@@ -1,0 +1,51 @@
+package config
+
+// setDefaults fills every unset field from the global block, and the global
+// block from the built-in defaults. It is the one place defaults live.
+func (cfg *Config) setDefaults() {
+	g := &cfg.Global
+	g.Interval = firstNonZero(g.Interval, DefaultInterval)
+	g.Timeout = firstNonZero(g.Timeout, DefaultTimeout)
+	g.FailureThreshold = firstNonZero(g.FailureThreshold, DefaultFailureThreshold)
+	g.SuccessThreshold = firstNonZero(g.SuccessThreshold, DefaultSuccessThreshold)
+	g.BodySizeLimit = firstNonZero(g.BodySizeLimit, DefaultBodySizeLimit)
+	g.MaxRedirects = firstNonZero(g.MaxRedirects, DefaultMaxRedirects)
+	if g.FollowRedirects == nil {
+		follow := true
+		g.FollowRedirects = &follow
+	}
+	for _, c := range cfg.Companies {
+		for _, e := range c.Endpoints {
+			e.setDefaults(g)
+		}
+	}
+}
+
+func (e *Endpoint) setDefaults(g *Global) {
+	if e.Schedule == "" {
+		e.Interval = firstNonZero(e.Interval, g.Interval)
+	}
+	if e.Timeout == 0 {
+		e.Timeout = min(g.Timeout, e.period())
+	}
+	e.FailureThreshold = firstNonZero(e.FailureThreshold, g.FailureThreshold)
+	e.SuccessThreshold = firstNonZero(e.SuccessThreshold, g.SuccessThreshold)
+	e.BodySizeLimit = firstNonZero(e.BodySizeLimit, g.BodySizeLimit)
+	e.MaxRedirects = firstNonZero(e.MaxRedirects, g.MaxRedirects)
+	if e.FollowRedirects == nil {
+		follow := *g.FollowRedirects
+		e.FollowRedirects = &follow
+	}
+	if len(e.Expect.Status) == 0 {
+		e.Expect.Status = StatusMatchers{{Class: 2}}
+	}
+}
+
+// period is the interval, or for a cron schedule the shortest gap between
+// runs.
+func (e *Endpoint) period() Duration {
+	if e.cron == nil {
+		return e.Interval
+	}
+	return Duration(e.cronGap)
+}

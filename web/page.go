@@ -1,0 +1,76 @@
+package web
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/apiwatch/apiwatch/collector"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
+	"ago": ago,
+	"rfc3339": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+	"ms": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+}).ParseFS(templateFS, "templates/*.html"))
+
+type companyView struct {
+	Name      string
+	Endpoints []collector.EndpointStatus
+}
+
+func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request) {
+	statuses := h.opts.Manager.Statuses(r.URL.Query().Get("company"))
+	var companies []companyView
+	for _, s := range statuses {
+		if n := len(companies); n == 0 || companies[n-1].Name != s.Company {
+			companies = append(companies, companyView{Name: s.Company})
+		}
+		c := &companies[len(companies)-1]
+		c.Endpoints = append(c.Endpoints, s)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	err := pageTemplates.ExecuteTemplate(w, "status.html", map[string]any{
+		"Companies": companies,
+		"Now":       time.Now(),
+	})
+	if err != nil {
+		h.opts.Logger.Error("Rendering status page failed", "err", err)
+	}
+}
+
+// ago formats the time since t in words, for example "3 minutes ago".
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return plural(int(d.Seconds()), "second") + " ago"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	}
+	return plural(int(d.Hours()/24), "day") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}

@@ -1,0 +1,165 @@
+// Package web serves apiwatch's HTTP surface: metrics, health and readiness
+// probes, the JSON status API and the status page.
+package web
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/apiwatch/apiwatch/collector"
+)
+
+// Options configures the handler.
+type Options struct {
+	Logger   *slog.Logger
+	Manager  *collector.Manager
+	Gatherer prometheus.Gatherer
+	// ExternalURL is the URL users reach apiwatch at; links in alerts and
+	// pages are built from it.
+	ExternalURL *url.URL
+}
+
+// Handler routes apiwatch's HTTP endpoints.
+type Handler struct {
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the handler for all of apiwatch's HTTP endpoints.
+func New(opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{opts: opts, mux: http.NewServeMux()}
+	h.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
+		EnableOpenMetrics: true,
+	}))
+	h.mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("apiwatch is healthy.\n"))
+	})
+	h.mux.HandleFunc("GET /-/ready", h.ready)
+	h.mux.HandleFunc("GET /api/v1/status", h.apiStatus)
+	h.mux.HandleFunc("GET /api/v1/endpoints/{company}/{endpoint}", h.apiEndpoint)
+	h.mux.HandleFunc("GET /{$}", h.statusPage)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) ready(w http.ResponseWriter, _ *http.Request) {
+	if !h.opts.Manager.Ready() {
+		http.Error(w, "apiwatch is not ready: no configuration loaded yet.", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("apiwatch is ready.\n"))
+}
+
+// endpointJSON is an endpoint as the status API returns it. Times are RFC
+// 3339 in UTC and absent when unknown.
+type endpointJSON struct {
+	Company              string            `json:"company"`
+	Endpoint             string            `json:"endpoint"`
+	URL                  string            `json:"url"`
+	Labels               map[string]string `json:"labels,omitempty"`
+	State                string            `json:"state"`
+	Since                *time.Time        `json:"since"`
+	LastCheck            *time.Time        `json:"last_check"`
+	LastSuccess          *time.Time        `json:"last_success"`
+	LastFailure          *time.Time        `json:"last_failure"`
+	LastStatusCode       int               `json:"last_status_code"`
+	LastReason           string            `json:"last_reason"`
+	LastError            string            `json:"last_error"`
+	LatencySeconds       float64           `json:"latency_seconds"`
+	FailureReason        string            `json:"failure_reason"`
+	FailureMessage       string            `json:"failure_message"`
+	ConsecutiveFailures  int               `json:"consecutive_failures"`
+	ConsecutiveSuccesses int               `json:"consecutive_successes"`
+}
+
+func toJSON(s collector.EndpointStatus) endpointJSON {
+	e := s.Target.Endpoint
+	return endpointJSON{
+		Company:              s.Company,
+		Endpoint:             s.Endpoint,
+		URL:                  e.URL.String(),
+		Labels:               e.Labels,
+		State:                s.State.String(),
+		Since:                timePtr(s.Since),
+		LastCheck:            timePtr(s.LastCheck),
+		LastSuccess:          timePtr(s.LastSuccess),
+		LastFailure:          timePtr(s.LastFailure),
+		LastStatusCode:       s.LastStatusCode,
+		LastReason:           s.LastReason.String(),
+		LastError:            s.LastError,
+		LatencySeconds:       s.LastDuration.Seconds(),
+		FailureReason:        s.FailureReason.String(),
+		FailureMessage:       s.FailureMessage,
+		ConsecutiveFailures:  s.ConsecutiveFailures,
+		ConsecutiveSuccesses: s.ConsecutiveSuccesses,
+	}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (h *Handler) apiStatus(w http.ResponseWriter, r *http.Request) {
+	statuses := h.opts.Manager.Statuses(r.URL.Query().Get("company"))
+	out := struct {
+		Endpoints []endpointJSON `json:"endpoints"`
+	}{Endpoints: make([]endpointJSON, len(statuses))}
+	for i, s := range statuses {
+		out.Endpoints[i] = toJSON(s)
+	}
+	h.writeJSON(w, out)
+}
+
+// checkJSON is one recent check.
+type checkJSON struct {
+	Time            time.Time `json:"time"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	Success         bool      `json:"success"`
+	StatusCode      int       `json:"status_code"`
+	Reason          string    `json:"reason"`
+	State           string    `json:"state"`
+}
+
+func (h *Handler) apiEndpoint(w http.ResponseWriter, r *http.Request) {
+	key := collector.Key{Company: r.PathValue("company"), Endpoint: r.PathValue("endpoint")}
+	s, checks, err := h.opts.Manager.Endpoint(key)
+	if err != nil {
+		http.Error(w, "endpoint not found", http.StatusNotFound)
+		return
+	}
+	out := struct {
+		endpointJSON
+		Checks []checkJSON `json:"checks"`
+	}{endpointJSON: toJSON(s), Checks: make([]checkJSON, len(checks))}
+	for i, c := range checks {
+		out.Checks[i] = checkJSON{
+			Time: c.Time.UTC(), DurationSeconds: c.Duration.Seconds(), Success: c.Success,
+			StatusCode: c.StatusCode, Reason: c.Reason.String(), State: c.State.String(),
+		}
+	}
+	h.writeJSON(w, out)
+}
+
+func (h *Handler) writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		h.opts.Logger.Debug("Writing JSON response failed", "err", err)
+	}
+}
