@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,7 @@ type Key struct {
 func (k Key) String() string { return k.Company + "/" + k.Endpoint }
 
 // Target is the configuration one probe runs with. A reload swaps in a new
-// Target; a probe in flight keeps the one it started with.
+// Target, and a probe in flight keeps the one it started with.
 type Target struct {
 	Key
 	Company  *config.Company
@@ -30,11 +31,9 @@ type endpoint struct {
 	key    Key
 	target atomic.Pointer[Target]
 
-	// running is set while a probe is in flight.
+	// running is set while a probe is in flight or waiting for a
+	// concurrency slot.
 	running atomic.Bool
-	// removed is set when a reload drops the endpoint, so that a probe still
-	// in flight does not record its result.
-	removed atomic.Bool
 
 	// Scheduling fields, guarded by the scheduler's mutex.
 	sched     schedule
@@ -42,19 +41,38 @@ type endpoint struct {
 	heapIndex int
 
 	// mu guards the fields below.
-	mu       sync.Mutex
-	status   Status
-	dirty    bool // status changed since it was last saved
-	history  history
-	phases   Phases
-	redirect int
-	ipv      int
-	// durations counts probe durations into durationBuckets; durationSum
-	// and probes complete the histogram.
-	durations   [len(durationBuckets) + 1]uint64
-	durationSum float64
-	probes      uint64
-	failures    [numReasons]uint64
+	mu sync.Mutex
+	// removed is set when a reload drops the endpoint, so that a probe still
+	// in flight does not record its result or report a transition.
+	removed bool
+	status  Status
+	// version counts changes of status, and savedVersion is the version
+	// last written to storage. They differ while the stored copy is stale.
+	version      uint64
+	savedVersion uint64
+	history      history
+	last         lastProbe
+	counts       probeCounts
+}
+
+// lastProbe holds the details of the most recent probe that Status does not
+// keep.
+type lastProbe struct {
+	success   bool
+	phases    Phases
+	redirects int
+	ipVersion int
+}
+
+// probeCounts are the endpoint's cumulative counters since the process
+// started: a histogram of probe durations and failures by reason.
+type probeCounts struct {
+	// durations counts probes into durationBuckets, with one more slot for
+	// durations above the last bucket. sum is in seconds.
+	durations [len(durationBuckets) + 1]uint64
+	sum       float64
+	probes    uint64
+	failures  [numReasons]uint64
 }
 
 func newEndpoint(t *Target, historySize int) *endpoint {
@@ -65,29 +83,83 @@ func newEndpoint(t *Target, historySize int) *endpoint {
 }
 
 // record folds a probe result into the endpoint. It returns the transition
-// the result caused, if any.
-func (e *endpoint) record(r Result) (Transition, bool) {
+// the result caused, if any, and ok false when the endpoint was removed
+// before the result arrived, in which case nothing is recorded.
+func (e *endpoint) record(r Result) (tr Transition, changed, ok bool) {
 	t := e.target.Load()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	from := e.status.State
-	changed := e.status.apply(r, t.Endpoint.FailureThreshold, t.Endpoint.SuccessThreshold)
-	e.dirty = true
-	e.phases = r.Phases
-	e.redirect = r.Redirects
-	e.ipv = r.IPVersion
-	e.probes++
-	secs := r.Duration.Seconds()
-	e.durationSum += secs
-	e.durations[bucketIndex(secs)]++
-	if !r.Success {
-		e.failures[r.Reason]++
+	if e.removed {
+		return Transition{}, false, false
 	}
+	from := e.status.State
+	changed = e.status.apply(r, t.Endpoint.FailureThreshold, t.Endpoint.SuccessThreshold)
+	e.version++
+	e.last = lastProbe{success: r.Success, phases: r.Phases, redirects: r.Redirects, ipVersion: r.IPVersion}
+	e.counts.add(r)
 	e.history.add(r, e.status.State)
 	if !changed {
-		return Transition{}, false
+		return Transition{}, false, true
 	}
-	return Transition{Key: e.key, From: from, To: e.status.State, At: e.status.Since, Result: r}, true
+	return Transition{Key: e.key, From: from, To: e.status.State, At: e.status.Since, Result: r}, true, true
+}
+
+// markRemoved stops the endpoint from recording results.
+func (e *endpoint) markRemoved() {
+	e.mu.Lock()
+	e.removed = true
+	e.mu.Unlock()
+}
+
+// marshalIfChanged returns the status as JSON and its version when it
+// changed since it was last saved, or nil when it did not.
+func (e *endpoint) marshalIfChanged() ([]byte, uint64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.version == e.savedVersion {
+		return nil, 0, nil
+	}
+	b, err := json.Marshal(e.status)
+	return b, e.version, err
+}
+
+// markChanged makes the next save write the status even if it did not
+// change.
+func (e *endpoint) markChanged() {
+	e.mu.Lock()
+	e.version++
+	e.mu.Unlock()
+}
+
+// markSaved records that version of the status is on disk.
+func (e *endpoint) markSaved(version uint64) {
+	e.mu.Lock()
+	e.savedVersion = max(e.savedVersion, version)
+	e.mu.Unlock()
+}
+
+// endpointSnapshot is a copy of what the metrics collector reads, taken
+// under the endpoint's lock so that sending metrics never holds it.
+type endpointSnapshot struct {
+	status Status
+	last   lastProbe
+	counts probeCounts
+}
+
+func (e *endpoint) snapshot() endpointSnapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return endpointSnapshot{status: e.status, last: e.last, counts: e.counts}
+}
+
+func (c *probeCounts) add(r Result) {
+	c.probes++
+	secs := r.Duration.Seconds()
+	c.sum += secs
+	c.durations[bucketIndex(secs)]++
+	if !r.Success && r.Reason < numReasons {
+		c.failures[r.Reason]++
+	}
 }
 
 // durationBuckets are the upper bounds, in seconds, of the probe duration

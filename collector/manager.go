@@ -5,11 +5,11 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,13 +18,14 @@ import (
 	"github.com/apiwatch/apiwatch/storage"
 )
 
-// Prober runs one check of a target.
+// Prober runs one check of a target. Probe must return once ctx ends.
 type Prober interface {
 	Probe(ctx context.Context, t *Target) Result
 }
 
-// statusBucket is the storage bucket of endpoint statuses.
-const statusBucket = "endpoint_status"
+// DefaultSaveInterval is how often changed statuses are written when
+// Options.SaveInterval is 0.
+const DefaultSaveInterval = 10 * time.Second
 
 // Options configures a Manager.
 type Options struct {
@@ -55,32 +56,42 @@ type Manager struct {
 	sem      chan struct{}
 	flushNow chan struct{}
 	wg       sync.WaitGroup
+	started  atomic.Bool
 
 	mu        sync.RWMutex
 	endpoints map[Key]*endpoint
-	restored  map[Key]Status
-	deleted   []Key
-	loaded    bool
+	// restored holds the statuses read from DB until the first ApplyConfig
+	// hands them to their endpoints.
+	restored map[Key]Status
+	// pendingDeletes are keys of removed endpoints whose saved status the
+	// next save deletes.
+	pendingDeletes map[Key]struct{}
+	loaded         bool
 }
 
-// New returns a Manager and restores the statuses saved in opts.DB.
+// New returns a Manager and restores the statuses saved in opts.DB. A saved
+// status that cannot be read is logged and skipped.
 func New(opts Options) (*Manager, error) {
+	if opts.Prober == nil {
+		return nil, errors.New("collector: Options.Prober is nil")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	if opts.SaveInterval == 0 {
-		opts.SaveInterval = 10 * time.Second
+	if opts.SaveInterval <= 0 {
+		opts.SaveInterval = DefaultSaveInterval
 	}
 	m := &Manager{
-		opts:      opts,
-		logger:    opts.Logger,
-		sched:     newScheduler(),
-		flushNow:  make(chan struct{}, 1),
-		endpoints: map[Key]*endpoint{},
-		restored:  map[Key]Status{},
+		opts:           opts,
+		logger:         opts.Logger,
+		sched:          newScheduler(),
+		flushNow:       make(chan struct{}, 1),
+		endpoints:      map[Key]*endpoint{},
+		restored:       map[Key]Status{},
+		pendingDeletes: map[Key]struct{}{},
 	}
 	if opts.Concurrency > 0 {
 		m.sem = make(chan struct{}, opts.Concurrency)
@@ -95,29 +106,15 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-func (m *Manager) restore() error {
-	if m.opts.DB == nil {
-		return nil
-	}
-	return m.opts.DB.ForEach(statusBucket, func(k, v []byte) error {
-		key, ok := parseStorageKey(string(k))
-		if !ok {
-			return nil
-		}
-		var s Status
-		if err := json.Unmarshal(v, &s); err != nil {
-			m.logger.Warn("Ignoring unreadable saved status", "company", key.Company, "endpoint", key.Endpoint, "err", err)
-			return nil
-		}
-		m.restored[key] = s
-		return nil
-	})
-}
-
 // ApplyConfig makes the manager probe exactly the endpoints of cfg. An
-// endpoint that was already configured keeps its status, counters and
-// schedule slot; a changed schedule takes effect from its next slot.
-// Endpoints no longer configured stop being probed and their series vanish.
+// endpoint that was already configured keeps its status, counters and next
+// run time. A changed schedule takes effect from its first slot after now.
+// Endpoints no longer configured stop being probed, a result of theirs still
+// in flight is discarded, and their series and saved status go away.
+//
+// The first call hands the restored statuses to their endpoints. Saved
+// statuses of endpoints it does not name are deleted, so an endpoint that
+// comes back in a later configuration starts as unknown.
 func (m *Manager) ApplyConfig(cfg *config.Config) {
 	now := time.Now()
 	m.mu.Lock()
@@ -127,43 +124,54 @@ func (m *Manager) ApplyConfig(cfg *config.Config) {
 		for _, ec := range c.Endpoints {
 			key := Key{Company: c.Name, Endpoint: ec.Name}
 			seen[key] = true
-			t := &Target{Key: key, Company: c, Endpoint: ec}
-			if e, ok := m.endpoints[key]; ok {
-				e.target.Store(t)
-				if s := scheduleFor(key, ec); !s.equal(e.sched) {
-					m.sched.replace(e, s, now)
-				}
-				continue
-			}
-			e := newEndpoint(t, m.opts.HistorySize)
-			if s, ok := m.restored[key]; ok {
-				e.status = s
-				delete(m.restored, key)
-			}
-			m.endpoints[key] = e
-			m.sched.add(e, now)
+			m.applyEndpoint(&Target{Key: key, Company: c, Endpoint: ec}, now)
 		}
 	}
 	for key, e := range m.endpoints {
 		if !seen[key] {
-			e.removed.Store(true)
+			e.markRemoved()
 			m.sched.remove(e)
 			delete(m.endpoints, key)
-			m.deleted = append(m.deleted, key)
+			m.pendingDeletes[key] = struct{}{}
 		}
 	}
-	// Saved statuses of endpoints the first configuration does not name are
-	// dropped; the endpoint starts afresh if it comes back later.
 	for key := range m.restored {
-		m.deleted = append(m.deleted, key)
+		m.pendingDeletes[key] = struct{}{}
 		delete(m.restored, key)
 	}
 	m.loaded = true
 }
 
+// applyEndpoint updates or adds the endpoint of t. The caller holds m.mu.
+func (m *Manager) applyEndpoint(t *Target, now time.Time) {
+	if e, ok := m.endpoints[t.Key]; ok {
+		e.target.Store(t)
+		m.sched.update(e, scheduleFor(t.Key, t.Endpoint), now)
+		return
+	}
+	e := newEndpoint(t, m.opts.HistorySize)
+	if s, ok := m.restored[t.Key]; ok {
+		e.status = s
+		delete(m.restored, t.Key)
+	}
+	if _, ok := m.pendingDeletes[t.Key]; ok {
+		// Removed and added back before the deletion was saved: overwrite
+		// the old saved status with the fresh one instead.
+		delete(m.pendingDeletes, t.Key)
+		e.markChanged()
+	}
+	m.endpoints[t.Key] = e
+	m.sched.add(e, now)
+}
+
 // Run probes endpoints on their schedules until ctx ends. Then it cancels
-// the probes in flight, waits for them and saves every status.
+// the probes in flight, discards their results, waits for them and saves
+// every changed status. It returns the error of that last save, or an error
+// at once if Run was called before.
 func (m *Manager) Run(ctx context.Context) error {
+	if !m.started.CompareAndSwap(false, true) {
+		return errors.New("collector: Manager.Run called more than once")
+	}
 	saveDone := make(chan struct{})
 	saveCtx, stopSave := context.WithCancel(context.Background())
 	go func() {
@@ -177,7 +185,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	return m.save()
 }
 
-// dispatch starts a probe of e, unless the previous one is still running.
+// dispatch starts a probe of e, unless the previous one is still running,
+// in which case it counts a skipped probe.
 func (m *Manager) dispatch(ctx context.Context, e *endpoint, scheduled time.Time) {
 	if !e.running.CompareAndSwap(false, true) {
 		m.metrics.skipped.Inc()
@@ -199,36 +208,44 @@ func (m *Manager) dispatch(ctx context.Context, e *endpoint, scheduled time.Time
 	}()
 }
 
+// probe runs one probe of e and records its result.
 func (m *Manager) probe(ctx context.Context, e *endpoint, scheduled time.Time) {
+	// The lag includes the wait for a concurrency slot.
 	m.metrics.lag.Observe(time.Since(scheduled).Seconds())
 	m.metrics.inFlight.Inc()
 	t := e.target.Load()
 	r := m.opts.Prober.Probe(ctx, t)
 	m.metrics.inFlight.Dec()
-	if ctx.Err() != nil || e.removed.Load() {
-		// Cancelled by shutdown or dropped by a reload: the result says
-		// nothing about the endpoint.
+
+	if ctx.Err() != nil {
+		// Cancelled by shutdown, so the result is no measurement of the
+		// endpoint.
 		return
 	}
+	tr, changed, ok := e.record(r)
+	if !ok {
+		return // removed by a reload while the probe ran
+	}
+
 	if r.Success {
 		m.metrics.probesSuccess.Inc()
 	} else {
 		m.metrics.probesFailure.Inc()
 	}
-	tr, changed := e.record(r)
 	if m.logger.Enabled(ctx, slog.LevelDebug) {
-		m.logger.Debug("Probe finished", "company", t.Company.Name, "endpoint", t.Endpoint.Name,
+		m.logger.Debug("Probe finished", "company", e.key.Company, "endpoint", e.key.Endpoint,
 			"success", r.Success, "reason", r.Reason, "status_code", r.StatusCode,
 			"duration", r.Duration, "message", r.Message)
 	}
 	if !changed {
 		return
 	}
+
 	level := slog.LevelInfo
 	if tr.To == StateDown {
 		level = slog.LevelWarn
 	}
-	m.logger.Log(ctx, level, "Endpoint state changed", "company", t.Company.Name, "endpoint", t.Endpoint.Name,
+	m.logger.Log(ctx, level, "Endpoint state changed", "company", e.key.Company, "endpoint", e.key.Endpoint,
 		"from", tr.From, "to", tr.To, "reason", r.Reason, "status_code", r.StatusCode, "message", r.Message)
 	select {
 	case m.flushNow <- struct{}{}:
@@ -237,88 +254,6 @@ func (m *Manager) probe(ctx context.Context, e *endpoint, scheduled time.Time) {
 	if m.opts.OnTransition != nil {
 		m.opts.OnTransition(tr)
 	}
-}
-
-// saveLoop writes changed statuses every SaveInterval, and at once after a
-// transition.
-func (m *Manager) saveLoop(ctx context.Context) {
-	ticker := time.NewTicker(m.opts.SaveInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		case <-m.flushNow:
-		}
-		if err := m.save(); err != nil {
-			m.logger.Error("Saving endpoint statuses failed", "err", err)
-		}
-	}
-}
-
-// save writes the statuses changed since the last save and forgets removed
-// endpoints. A failed write leaves them marked for the next attempt.
-func (m *Manager) save() error {
-	if m.opts.DB == nil {
-		return nil
-	}
-	m.mu.Lock()
-	deleted := m.deleted
-	m.deleted = nil
-	var changed []*endpoint
-	for _, e := range m.endpoints {
-		e.mu.Lock()
-		if e.dirty {
-			changed = append(changed, e)
-		}
-		e.mu.Unlock()
-	}
-	m.mu.Unlock()
-
-	puts := make(map[string][]byte, len(changed))
-	for _, e := range changed {
-		e.mu.Lock()
-		s := e.status
-		e.dirty = false
-		e.mu.Unlock()
-		b, err := json.Marshal(s)
-		if err != nil {
-			return err
-		}
-		puts[storageKey(e.key)] = b
-	}
-	dels := make([]string, len(deleted))
-	for i, k := range deleted {
-		dels[i] = storageKey(k)
-	}
-	if len(puts) == 0 && len(dels) == 0 {
-		return nil
-	}
-	err := m.opts.DB.Write(statusBucket, puts, dels)
-	if err != nil {
-		m.metrics.saveErrors.Inc()
-		m.mu.Lock()
-		m.deleted = append(m.deleted, deleted...)
-		m.mu.Unlock()
-		for _, e := range changed {
-			e.mu.Lock()
-			e.dirty = true
-			e.mu.Unlock()
-		}
-	}
-	return err
-}
-
-func storageKey(k Key) string { return k.Company + "\x00" + k.Endpoint }
-
-func parseStorageKey(s string) (Key, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return Key{Company: s[:i], Endpoint: s[i+1:]}, true
-		}
-	}
-	return Key{}, false
 }
 
 // Ready reports whether a configuration has been applied.
@@ -342,16 +277,19 @@ var ErrNotFound = errors.New("endpoint not found")
 // company is not empty, sorted by company and endpoint.
 func (m *Manager) Statuses(company string) []EndpointStatus {
 	m.mu.RLock()
-	out := make([]EndpointStatus, 0, len(m.endpoints))
+	eps := make([]*endpoint, 0, len(m.endpoints))
 	for key, e := range m.endpoints {
-		if company != "" && key.Company != company {
-			continue
+		if company == "" || key.Company == company {
+			eps = append(eps, e)
 		}
-		e.mu.Lock()
-		out = append(out, EndpointStatus{Key: key, Target: e.target.Load(), Status: e.status})
-		e.mu.Unlock()
 	}
 	m.mu.RUnlock()
+	out := make([]EndpointStatus, 0, len(eps))
+	for _, e := range eps {
+		e.mu.Lock()
+		out = append(out, EndpointStatus{Key: e.key, Target: e.target.Load(), Status: e.status})
+		e.mu.Unlock()
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Company != out[j].Company {
 			return out[i].Company < out[j].Company

@@ -36,7 +36,7 @@ func newMetrics(m *Manager) *metrics {
 		m: m,
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "apiwatch_scheduler_lag_seconds",
-			Help:    "How late probes started after their scheduled time.",
+			Help:    "How late probes started after their scheduled time, including the wait for a concurrency slot.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
 		}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
@@ -105,7 +105,8 @@ func (ms *metrics) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect sends every endpoint's metrics, read from its current status.
+// Collect sends every endpoint's metrics, read from a copy of its status,
+// so that a slow scrape never holds up recording a probe result.
 func (ms *metrics) Collect(ch chan<- prometheus.Metric) {
 	ms.m.mu.RLock()
 	eps := make([]*endpoint, 0, len(ms.m.endpoints))
@@ -116,28 +117,30 @@ func (ms *metrics) Collect(ch chan<- prometheus.Metric) {
 
 	var counts [len(stateNames)]int
 	for _, e := range eps {
-		e.mu.Lock()
-		counts[e.status.State]++
-		ms.collectEndpoint(ch, e)
-		e.mu.Unlock()
+		snap := e.snapshot()
+		if int(snap.status.State) < len(counts) {
+			counts[snap.status.State]++
+		}
+		ms.collectEndpoint(ch, e.key, &snap)
 	}
 	for s, n := range counts {
 		ch <- prometheus.MustNewConstMetric(ms.endpoints, prometheus.GaugeValue, float64(n), State(s).String())
 	}
 }
 
-// collectEndpoint sends one endpoint's series. The caller holds e.mu.
-func (ms *metrics) collectEndpoint(ch chan<- prometheus.Metric, e *endpoint) {
-	c, ep := e.key.Company, e.key.Endpoint
+// collectEndpoint sends the series of one endpoint.
+func (ms *metrics) collectEndpoint(ch chan<- prometheus.Metric, key Key, snap *endpointSnapshot) {
+	c, ep := key.Company, key.Endpoint
 	gauge := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, c, ep)
 	}
 	timestamp := func(d *prometheus.Desc, t time.Time) {
 		if !t.IsZero() {
-			gauge(d, float64(t.UnixNano())/1e9)
+			gauge(d, unixSeconds(t))
 		}
 	}
-	s := &e.status
+
+	s := &snap.status
 	switch s.State {
 	case StateUp:
 		gauge(ms.up, 1)
@@ -145,36 +148,47 @@ func (ms *metrics) collectEndpoint(ch chan<- prometheus.Metric, e *endpoint) {
 		gauge(ms.up, 0)
 	}
 	timestamp(ms.stateChange, s.Since)
-	if e.probes == 0 {
-		// Restored from disk but not probed since the start: the timestamps
-		// are known, the last-probe details are not.
-		timestamp(ms.lastCheck, s.LastCheck)
-		timestamp(ms.lastSuccess, s.LastSuccess)
-		timestamp(ms.lastFailure, s.LastFailure)
-		return
-	}
-	gauge(ms.success, boolFloat(s.LastReason == ReasonNone))
-	gauge(ms.statusCode, float64(s.LastStatusCode))
-	gauge(ms.redirects, float64(e.redirect))
-	gauge(ms.ipProtocol, float64(e.ipv))
 	timestamp(ms.lastCheck, s.LastCheck)
 	timestamp(ms.lastSuccess, s.LastSuccess)
 	timestamp(ms.lastFailure, s.LastFailure)
-	for p := range NumPhases {
-		ch <- prometheus.MustNewConstMetric(ms.phase, prometheus.GaugeValue, e.phases[p].Seconds(), c, ep, p.String())
+
+	counts := &snap.counts
+	if counts.probes == 0 {
+		// Not probed since the process started: a restored status has the
+		// timestamps above, but the last probe's details are gone.
+		return
 	}
+
+	last := &snap.last
+	gauge(ms.success, boolFloat(last.success))
+	gauge(ms.statusCode, float64(s.LastStatusCode))
+	gauge(ms.redirects, float64(last.redirects))
+	gauge(ms.ipProtocol, float64(last.ipVersion))
+	for p := range NumPhases {
+		ch <- prometheus.MustNewConstMetric(ms.phase, prometheus.GaugeValue, last.phases[p].Seconds(), c, ep, p.String())
+	}
+
 	buckets := make(map[float64]uint64, len(durationBuckets))
 	var cumulative uint64
 	for i, b := range durationBuckets {
-		cumulative += e.durations[i]
+		cumulative += counts.durations[i]
 		buckets[b] = cumulative
 	}
-	ch <- prometheus.MustNewConstHistogram(ms.duration, e.probes, e.durationSum, buckets, c, ep)
+	ch <- prometheus.MustNewConstHistogram(ms.duration, counts.probes, counts.sum, buckets, c, ep)
+
 	for r := Reason(1); r < numReasons; r++ {
-		if n := e.failures[r]; n > 0 {
+		if n := counts.failures[r]; n > 0 {
 			ch <- prometheus.MustNewConstMetric(ms.failures, prometheus.CounterValue, float64(n), c, ep, r.String())
 		}
 	}
+}
+
+// unixSeconds returns t in seconds since the Unix epoch. Adding the fraction
+// to the whole seconds keeps the value exact enough to print as
+// 1772366415.123, where dividing UnixNano by 1e9 rounds twice and prints
+// 1.7723664151230001e+09.
+func unixSeconds(t time.Time) float64 {
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
 }
 
 func boolFloat(b bool) float64 {

@@ -9,64 +9,94 @@ import (
 
 // scheduler keeps every endpoint in a min-heap ordered by its next run time
 // and fires them from one goroutine and one timer, however many endpoints
-// there are. Dispatch must not block: it starts the probe elsewhere.
+// there are.
 type scheduler struct {
 	mu    sync.Mutex
 	queue runQueue
-	wake  chan struct{}
+	// wake interrupts run's sleep when the earliest run time changes, so
+	// that run resets its timer.
+	wake chan struct{}
 }
 
 func newScheduler() *scheduler {
 	return &scheduler{wake: make(chan struct{}, 1)}
 }
 
-// add schedules e to run next at its first slot after now.
+// add schedules e to run next at its first slot after now. An endpoint whose
+// schedule never fires stays off the queue.
 func (s *scheduler) add(e *endpoint, now time.Time) {
-	s.mu.Lock()
-	e.next = e.sched.next(now)
-	heap.Push(&s.queue, e)
-	first := e.heapIndex == 0
-	s.mu.Unlock()
-	if first {
-		s.signal()
-	}
+	s.change(func() {
+		e.next = e.sched.next(now)
+		if !e.next.IsZero() {
+			heap.Push(&s.queue, e)
+		}
+	})
 }
 
 // remove takes e off the schedule.
 func (s *scheduler) remove(e *endpoint) {
-	s.mu.Lock()
-	if e.heapIndex >= 0 {
-		heap.Remove(&s.queue, e.heapIndex)
-	}
-	s.mu.Unlock()
+	s.change(func() {
+		if e.heapIndex >= 0 {
+			heap.Remove(&s.queue, e.heapIndex)
+		}
+	})
 }
 
-// replace gives e a new schedule, taking effect from its next slot after now.
-func (s *scheduler) replace(e *endpoint, sched schedule, now time.Time) {
+// update gives e the schedule sched if it differs from the current one, and
+// reports whether it did. The new schedule takes effect from its first slot
+// after now. An unchanged schedule keeps e's next run time exactly.
+func (s *scheduler) update(e *endpoint, sched schedule, now time.Time) bool {
+	changed := false
+	s.change(func() {
+		if sched.equal(e.sched) {
+			return
+		}
+		changed = true
+		e.sched = sched
+		e.next = sched.next(now)
+		switch {
+		case e.next.IsZero() && e.heapIndex >= 0:
+			heap.Remove(&s.queue, e.heapIndex)
+		case e.next.IsZero():
+		case e.heapIndex >= 0:
+			heap.Fix(&s.queue, e.heapIndex)
+		default:
+			heap.Push(&s.queue, e)
+		}
+	})
+	return changed
+}
+
+// change runs fn under the lock and wakes run if the earliest run time
+// moved, so that its timer is always set for the head of the queue.
+func (s *scheduler) change(fn func()) {
 	s.mu.Lock()
-	e.sched = sched
-	e.next = sched.next(now)
-	if e.heapIndex >= 0 {
-		heap.Fix(&s.queue, e.heapIndex)
-	}
-	first := e.heapIndex == 0
+	before := s.headTime()
+	fn()
+	after := s.headTime()
 	s.mu.Unlock()
-	if first {
-		s.signal()
+	if !before.Equal(after) {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-func (s *scheduler) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// headTime returns the earliest run time, or the zero time for an empty
+// queue. The caller holds s.mu.
+func (s *scheduler) headTime() time.Time {
+	if len(s.queue) == 0 {
+		return time.Time{}
 	}
+	return s.queue[0].next
 }
 
 // run fires due endpoints until ctx ends. dispatch receives each endpoint
-// with the time it was scheduled for.
+// with the time it was scheduled for. It is called with the scheduler's lock
+// held, so it must not block or call back into the scheduler.
 func (s *scheduler) run(ctx context.Context, dispatch func(e *endpoint, scheduled time.Time)) {
-	timer := time.NewTimer(time.Hour)
+	timer := time.NewTimer(idleWait)
 	defer timer.Stop()
 	for {
 		wait := s.fireDue(dispatch)
@@ -80,8 +110,14 @@ func (s *scheduler) run(ctx context.Context, dispatch func(e *endpoint, schedule
 	}
 }
 
+// idleWait is how long run sleeps when no endpoint is scheduled. Any change
+// to the queue wakes it earlier.
+const idleWait = time.Hour
+
 // fireDue dispatches every endpoint whose time has come, moves each to its
-// next slot, and returns how long to sleep until the next one is due.
+// first slot after now, and returns how long to sleep until the next one is
+// due. Slots missed while the process was stalled are skipped, not caught
+// up.
 func (s *scheduler) fireDue(dispatch func(e *endpoint, scheduled time.Time)) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,10 +129,14 @@ func (s *scheduler) fireDue(dispatch func(e *endpoint, scheduled time.Time)) tim
 		}
 		scheduled := e.next
 		e.next = e.sched.next(now)
-		heap.Fix(&s.queue, 0)
+		if e.next.IsZero() {
+			heap.Pop(&s.queue)
+		} else {
+			heap.Fix(&s.queue, 0)
+		}
 		dispatch(e, scheduled)
 	}
-	return time.Hour
+	return idleWait
 }
 
 // runQueue is a container/heap of endpoints by next run time.
