@@ -1,6 +1,9 @@
 package collector
 
-import "time"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // Reason is why a probe failed. The set is small and fixed so that it can be
 // a metric label.
@@ -110,8 +113,8 @@ type Result struct {
 	Duration time.Duration
 	Success  bool
 	Reason   Reason
-	// Message explains a failure in words. It never contains the URL, which
-	// may carry credentials.
+	// Message explains a failure in words, in at most maxMessageLen bytes.
+	// It never contains the URL, which may carry credentials.
 	Message string
 	// StatusCode is the status of the final response, or 0 if none arrived.
 	StatusCode int
@@ -127,4 +130,22 @@ type Result struct {
 	// IPVersion is 4 or 6 for the address of the final connection, or 0.
 	IPVersion int
 	Phases    Phases
+}
+
+// maxMessageLen caps Result.Message. Some errors quote what the server sent,
+// such as a malformed status line of up to 1 MiB, and the message is stored
+// in history, persisted and logged.
+const maxMessageLen = 256
+
+// fail records a failure with reason and msg, cutting msg to maxMessageLen
+// bytes on a UTF-8 boundary.
+func (r *Result) fail(reason Reason, msg string) {
+	if len(msg) > maxMessageLen {
+		cut := maxMessageLen - len("...")
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "..."
+	}
+	r.Reason, r.Message = reason, msg
 }

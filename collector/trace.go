@@ -118,14 +118,13 @@ func (t *tracer) endTransfer() {
 }
 
 // result returns the summed phases and the IP version of the last
-// connection.
-func (t *tracer) result() (Phases, int) {
+// connection. now is when the probe ended.
+func (t *tracer) result(now time.Time) (Phases, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	phases := t.phases
 	// A hop that failed mid-phase still spent that time: charge it to the
 	// phase it was in, so that the phases add up to the total.
-	now := time.Now()
 	if !t.dnsStart.IsZero() {
 		phases[PhaseResolve] += now.Sub(t.dnsStart)
 	}
