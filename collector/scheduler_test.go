@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/robfig/cron/v3"
 )
 
 func TestSchedulerSkipsTickWhileProbeRuns(t *testing.T) {
@@ -224,33 +225,38 @@ func TestSchedulerCronAcrossDST(t *testing.T) {
 
 func TestSchedulerNeverFiringCron(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// There is no 30 February, so robfig/cron returns the zero time.
-		cfg := loadYAMLConfig(t, `
-companies:
-  - name: acme
-    endpoints:
-      - name: never
-        url: http://127.0.0.1:9/
-        schedule: "0 0 30 2 *"
-      - name: often
-        url: http://127.0.0.1:9/
-        interval: 20s
-`)
-		prober := newFakeProber(func(context.Context, *Target, int) Result { return sleepResult(time.Second, true) })
-		m, _ := newTestManager(t, Options{Prober: prober})
-		start := time.Now()
-		m.ApplyConfig(cfg)
-		stop := startManager(m)
-		end := start.Add(2 * time.Minute)
-		sleepUntil(end)
-		if err := stop(); err != nil {
-			t.Fatalf("Run: %v", err)
+		// The config rejects such a schedule; the scheduler must still not
+		// spin if one reaches it. There is no 30 February, so robfig/cron
+		// returns the zero time.
+		never, err := cron.ParseStandard("0 0 30 2 *")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if n := len(prober.startsOf(Key{"acme", "never"})); n != 0 {
-			t.Errorf("acme/never probed %d times, want never", n)
+		midnight := time.Now()
+		s := newScheduler()
+		var log dispatchLog
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.run(ctx, log.dispatch)
+		}()
+		s.add(&endpoint{key: Key{"acme", "never"}, heapIndex: -1,
+			sched: cronSchedule{spec: "0 0 30 2 *", sched: never}}, time.Now())
+		s.add(&endpoint{key: Key{"acme", "often"}, heapIndex: -1,
+			sched: fixedSchedule{midnight.Add(20 * time.Second), 20 * time.Second}}, time.Now())
+		sleepUntil(midnight.Add(time.Minute + time.Second))
+		cancel()
+		<-done
+
+		want := []string{
+			"often scheduled 00:00:20 ran 00:00:20",
+			"often scheduled 00:00:40 ran 00:00:40",
+			"often scheduled 00:01:00 ran 00:01:00",
 		}
-		often := Key{"acme", "often"}
-		checkStarts(t, "acme/often", prober.startsOf(often), slotsBetween(newIntervalSchedule(often, 20*time.Second), start, end))
+		if got := log.list(); !slices.Equal(got, want) {
+			t.Errorf("dispatched:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	})
 }
 

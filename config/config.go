@@ -1,12 +1,11 @@
 // Package config defines apiwatch's YAML configuration: the companies, their
-// alert contacts and the endpoints to probe. Load reads a main file and the
-// files it includes, fills defaults, and validates everything, reporting each
-// problem with its file, line and field.
+// alert contacts and the endpoints to probe. LoadFile reads a main file and
+// the files it includes, rejects unknown keys, validates everything and fills
+// in defaults, reporting each problem with its file, line, column, company,
+// endpoint and field.
 package config
 
 import (
-	"encoding/json"
-	"net/url"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -60,8 +59,6 @@ type Company struct {
 
 	// File is the file the company was read from.
 	File string `yaml:"-"`
-	// index is the company's position in the companies list of File.
-	index int
 }
 
 // Contacts are the receivers of a company's alerts.
@@ -81,7 +78,9 @@ type Endpoint struct {
 	Name string `yaml:"name"`
 	URL  URL    `yaml:"url"`
 	// Interval and Schedule are exclusive: a fixed period, or a cron
-	// expression evaluated in TimeZone.
+	// expression with five fields or a descriptor such as @hourly. The
+	// expression runs in TimeZone, in the zone of a CRON_TZ= prefix, or else
+	// in UTC.
 	Interval Duration `yaml:"interval,omitempty"`
 	Schedule string   `yaml:"schedule,omitempty"`
 	TimeZone string   `yaml:"time_zone,omitempty"`
@@ -120,23 +119,3 @@ func (e *Endpoint) Cron() cron.Schedule { return e.cron }
 
 // Follows reports whether redirects are followed.
 func (e *Endpoint) Follows() bool { return e.FollowRedirects == nil || *e.FollowRedirects }
-
-// URL is an endpoint URL. It prints with its password and any secret-looking
-// query values replaced, because URLs often carry tokens.
-type URL struct {
-	*url.URL
-}
-
-// String returns the URL with credentials redacted.
-func (u URL) String() string {
-	if u.URL == nil {
-		return ""
-	}
-	return RedactURL(u.URL)
-}
-
-// MarshalYAML writes the redacted URL.
-func (u URL) MarshalYAML() (any, error) { return u.String(), nil }
-
-// MarshalJSON writes the redacted URL.
-func (u URL) MarshalJSON() ([]byte, error) { return json.Marshal(u.String()) }

@@ -49,3 +49,14 @@ func (e *Endpoint) period() Duration {
 	}
 	return Duration(e.cronGap)
 }
+
+// firstNonZero returns the first value that is not the zero value, or zero.
+func firstNonZero[T comparable](values ...T) T {
+	var zero T
+	for _, v := range values {
+		if v != zero {
+			return v
+		}
+	}
+	return zero
+}

@@ -1,14 +1,19 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
+	"reflect"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,80 +25,183 @@ type fragment struct {
 }
 
 // loader reads the files of one configuration and collects every error. It
-// keeps the YAML node trees only until validation is done, so that errors
-// can point at lines without the loaded config carrying the trees.
+// keeps the YAML nodes only until validation is done, so that errors can
+// point at lines without the loaded config carrying the trees.
 type loader struct {
-	roots map[string]*yaml.Node
-	errs  Errors
+	errs Errors
+	// roots holds the top node of each file, nodes the node of each decoded
+	// company, endpoint and global block, and bad the fields of those items
+	// that failed to decode.
+	roots     map[string]*yaml.Node
+	nodes     map[any]*yaml.Node
+	bad       map[any]map[string]bool
+	structs   map[reflect.Type]*structInfo
+	leaves    map[reflect.Type]int
+	schedules map[string]*cronSchedule
+	// fileOrder numbers the files in the order they are read, to sort errors.
+	fileOrder map[string]int
+}
+
+// parsedFile is a file read and parsed into a node tree.
+type parsedFile struct {
+	path string
+	root *yaml.Node // nil for an empty file
+	errs []*Error
 }
 
 // LoadFile reads the main configuration file at path and every file its
-// config_files patterns match, fills in defaults and validates the result.
+// config_files patterns match, validates the result and fills in defaults.
 // On failure the error is an Errors value listing every problem found.
+//
+// Syntax and type errors in all files are reported together with the
+// validation errors, except that checks involving a value that failed to
+// decode are skipped. A file that cannot be read or parsed contributes no
+// companies.
 func LoadFile(path string) (*Config, error) {
-	l := &loader{roots: map[string]*yaml.Node{}}
-	cfg := &Config{File: path}
-	if !l.decodeFile(path, cfg) {
-		return nil, l.errs
+	l := &loader{
+		roots:     map[string]*yaml.Node{},
+		nodes:     map[any]*yaml.Node{},
+		bad:       map[any]map[string]bool{},
+		structs:   map[reflect.Type]*structInfo{},
+		leaves:    map[reflect.Type]int{},
+		schedules: map[string]*cronSchedule{},
+		fileOrder: map[string]int{},
 	}
-	cfg.Files = []string{path}
-	for i, c := range cfg.Companies {
-		if c != nil {
-			c.File, c.index = path, i
-		}
+	cfg := &Config{File: path, Files: []string{path}}
+	main := l.accept(parseFile(path))
+	if main.root == nil && len(main.errs) > 0 {
+		return nil, l.result()
 	}
-	for _, file := range l.includedFiles(cfg) {
-		var frag fragment
-		if !l.decodeFile(file, &frag) {
+	l.decodeFile(main, cfg, false)
+	l.adopt(path, cfg.Companies)
+
+	for _, p := range parseFiles(l.includedFiles(cfg)) {
+		p = l.accept(p)
+		if p.root == nil && len(p.errs) > 0 {
 			continue
 		}
-		cfg.Files = append(cfg.Files, file)
-		for i, c := range frag.Companies {
-			if c != nil {
-				c.File, c.index = file, i
-			}
-		}
+		var frag fragment
+		l.decodeFile(p, &frag, true)
+		cfg.Files = append(cfg.Files, p.path)
+		l.adopt(p.path, frag.Companies)
 		cfg.Companies = append(cfg.Companies, frag.Companies...)
-	}
-	if len(l.errs) > 0 {
-		return nil, l.errs
 	}
 	l.validate(cfg)
 	if len(l.errs) > 0 {
-		return nil, l.errs
+		return nil, l.result()
 	}
 	cfg.setDefaults()
-	l.readSecretFiles(cfg)
-	if len(l.errs) > 0 {
-		return nil, l.errs
-	}
 	return cfg, nil
 }
 
+// accept records the errors of a parsed file and its place in the file
+// order.
+func (l *loader) accept(p parsedFile) parsedFile {
+	if _, ok := l.fileOrder[p.path]; !ok {
+		l.fileOrder[p.path] = len(l.fileOrder)
+	}
+	for _, e := range p.errs {
+		l.add(e)
+	}
+	return p
+}
+
+// decodeFile decodes the parsed file p into out, a *Config for the main file
+// or a *fragment for an included one.
+func (l *loader) decodeFile(p parsedFile, out any, fragment bool) {
+	if p.root == nil {
+		return // an empty file is an empty configuration
+	}
+	l.roots[p.path] = p.root
+	d := &decoder{l: l, file: p.path, fragment: fragment}
+	d.decode(p.root, out)
+}
+
+// adopt sets the file of the companies read from file and reports empty
+// entries in its companies list.
+func (l *loader) adopt(file string, companies []*Company) {
+	for i, c := range companies {
+		if c != nil {
+			c.File = file
+			continue
+		}
+		line, col := position(l.roots[file], "companies", i)
+		l.add(&Error{
+			File: file, Line: line, Column: col,
+			Field: fmt.Sprintf("companies[%d]", i), Msg: "empty company entry",
+		})
+	}
+}
+
+func (l *loader) add(e *Error) { l.errs = append(l.errs, e) }
+
+// wholeItem marks an item that failed to decode as a whole.
+const wholeItem = "*"
+
+// markBad records that field of item, a *Company, *Endpoint or *Global,
+// failed to decode.
+func (l *loader) markBad(item any, field string) {
+	if l.bad[item] == nil {
+		l.bad[item] = map[string]bool{}
+	}
+	l.bad[item][field] = true
+}
+
+// fieldOK reports whether item and its field decoded without error.
+func (l *loader) fieldOK(item any, field string) bool {
+	b := l.bad[item]
+	return !b[wholeItem] && !b[field]
+}
+
+// result returns the errors in file order, then line and column order.
+func (l *loader) result() Errors {
+	slices.SortStableFunc(l.errs, func(a, b *Error) int {
+		if d := l.fileOrder[a.File] - l.fileOrder[b.File]; d != 0 {
+			return d
+		}
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+	return l.errs
+}
+
 // includedFiles expands the config_files patterns, relative to the main
-// file's directory, in sorted order without duplicates.
+// file's directory, each in sorted order, without repeating a file. A
+// pattern without wildcards must name an existing file. A wildcard pattern
+// skips the directories it matches.
 func (l *loader) includedFiles(cfg *Config) []string {
-	dir := filepath.Dir(cfg.File)
+	root := item{file: cfg.File, node: l.roots[cfg.File]}
 	seen := map[string]bool{filepath.Clean(cfg.File): true}
 	var files []string
 	for i, pattern := range cfg.ConfigFiles {
-		if !filepath.IsAbs(pattern) {
-			pattern = filepath.Join(dir, pattern)
+		at := []any{"config_files", i}
+		full := pattern
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(filepath.Dir(cfg.File), full)
 		}
-		matches, err := filepath.Glob(pattern)
+		matches, err := filepath.Glob(full)
 		if err != nil {
-			line, col := l.position(cfg.File, "config_files", i)
-			l.add(&Error{File: cfg.File, Line: line, Column: col, Field: "config_files",
-				Msg: fmt.Sprintf("invalid pattern %q: %v", cfg.ConfigFiles[i], err)})
+			l.errorf(root, at, "invalid pattern %q: %v", pattern, err)
 			continue
 		}
-		sort.Strings(matches)
+		literal := !strings.ContainsAny(pattern, `*?[\`)
+		if literal && len(matches) == 0 {
+			l.errorf(root, at, "no file %s: a pattern without wildcards must name an existing file", full)
+			continue
+		}
+		slices.Sort(matches)
 		for _, m := range matches {
-			if info, err := os.Stat(m); err != nil || info.IsDir() {
+			if info, err := os.Stat(m); err == nil && !info.Mode().IsRegular() {
+				if info.IsDir() && !literal {
+					continue
+				}
+				l.errorf(root, at, "%s is not a regular file", m)
 				continue
 			}
-			if !seen[filepath.Clean(m)] {
-				seen[filepath.Clean(m)] = true
+			if clean := filepath.Clean(m); !seen[clean] {
+				seen[clean] = true
 				files = append(files, m)
 			}
 		}
@@ -101,149 +209,143 @@ func (l *loader) includedFiles(cfg *Config) []string {
 	return files
 }
 
-// decodeFile parses file into out. It rejects keys that out does not define
-// and records every error; it returns false if there was any.
-func (l *loader) decodeFile(file string, out any) bool {
-	data, err := os.ReadFile(file)
+// parseFiles parses files concurrently, because YAML parsing dominates the
+// load time of a large configuration, and returns them in order.
+func parseFiles(files []string) []parsedFile {
+	out := make([]parsedFile, len(files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, file := range files {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = parseFile(file)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// parseFile reads file and parses it into a node tree. A file must hold a
+// single YAML document.
+func parseFile(file string) parsedFile {
+	p := parsedFile{path: file}
+	data, err := readFile(file, maxConfigFileSize)
 	if err != nil {
-		l.add(&Error{File: file, Msg: fmt.Sprintf("reading file: %v", errors.Unwrap(err))})
-		return false
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		p.errs = append(p.errs, &Error{File: file, Msg: fmt.Sprintf("reading file: %v", err)})
+		return p
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.addYAMLError(file, err)
-		return false
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+		return p
+	case err != nil:
+		p.errs = append(p.errs, syntaxError(file, data, err))
+		return p
 	}
-	if len(doc.Content) == 0 {
-		// An empty file is an empty configuration.
-		return true
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		p.errs = append(p.errs, syntaxError(file, data, err))
+		return p
+	default:
+		p.errs = append(p.errs, &Error{File: file, Line: next.Line, Column: next.Column,
+			Msg: "a second YAML document starts here: put the whole configuration in one document"})
+		return p
 	}
-	root := doc.Content[0]
-	l.roots[file] = root
-	before := len(l.errs)
-	l.checkKnownFields(file, root, reflectTypeOf(out))
-	if err := root.Decode(out); err != nil {
-		l.addYAMLError(file, err)
+	if len(doc.Content) > 0 {
+		p.root = doc.Content[0]
 	}
-	return len(l.errs) == before
+	return p
 }
 
-var (
-	yamlLinePrefix = regexp.MustCompile(`^(?:yaml: )?line (\d+): (?:column (\d+): )?(.*)$`)
-	yamlCannot     = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
-)
-
-// addYAMLError turns an error from yaml.v3 into positioned Errors.
-func (l *loader) addYAMLError(file string, err error) {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	for _, msg := range msgs {
-		e := &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
-		if m := yamlLinePrefix.FindStringSubmatch(msg); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-			e.Column, _ = strconv.Atoi(m[2])
-			e.Msg = m[3]
-		}
-		if m := yamlCannot.FindStringSubmatch(e.Msg); m != nil {
-			e.Msg = fmt.Sprintf("invalid value %q: expected %s", m[2], describeGoType(m[3]))
-		}
-		l.add(e)
-	}
-}
-
-func describeGoType(t string) string {
-	switch {
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "config."), strings.HasPrefix(t, "*config."):
-		return "a mapping of keys to values"
-	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
-		return "a whole number"
-	case t == "bool", t == "*bool":
-		return "true or false"
-	case t == "string":
-		return "a string"
-	}
-	return t
-}
-
-func (l *loader) add(e *Error) { l.errs = append(l.errs, e) }
-
-// position returns the line and column of the node reached from file's root
-// through path, a list of mapping keys (string) and sequence indexes (int).
-// When the path ends early, it returns the position of the deepest node
-// found, so that an error about a defaulted field points at its parent.
-func (l *loader) position(file string, path ...any) (line, col int) {
-	n := l.roots[file]
-	if n == nil {
-		return 0, 0
-	}
-	line, col = n.Line, n.Column
-	for _, step := range path {
-		switch s := step.(type) {
-		case string:
-			next, key := mappingValue(n, s)
-			if next == nil {
-				return line, col
+// syntaxError turns a YAML syntax error, "yaml: line N: message", into an
+// Error about file, whose content is data.
+func syntaxError(file string, data []byte, err error) *Error {
+	e := &Error{File: file}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(num); err == nil {
+				e.Line, msg = line, tail
 			}
-			n = next
-			line, col = key.Line, key.Column
-		case int:
-			if n.Kind != yaml.SequenceNode || s >= len(n.Content) {
-				return line, col
-			}
-			n = n.Content[s]
-			line, col = n.Line, n.Column
 		}
 	}
-	return line, col
+	e.Msg = "invalid YAML: " + msg
+	if strings.Contains(msg, "tab character") {
+		// yaml.v3 reports the line before the one with the tab.
+		e.Line = lineWithIndentTab(data, e.Line)
+	}
+	if strings.HasPrefix(msg, "did not find expected") {
+		// yaml.v3 reports these at the start of the enclosing block.
+		e.Msg += " in the block that starts on this line: check the indentation of its lines"
+	}
+	return e
 }
 
-// mappingValue returns the value and key nodes of key in mapping n.
-func mappingValue(n *yaml.Node, key string) (value, keyNode *yaml.Node) {
-	if n.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1], n.Content[i]
+// lineWithIndentTab returns the number of the first line from line on whose
+// indentation contains a tab, or line if there is none.
+func lineWithIndentTab(data []byte, line int) int {
+	for i, text := range strings.Split(string(data), "\n") {
+		indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+		if i+1 >= line && strings.Contains(indent, "\t") {
+			return i + 1
 		}
 	}
-	return nil, nil
+	return line
 }
 
-// readSecretFiles fills secrets from their _file variants, relative to the
-// file that names them.
-func (l *loader) readSecretFiles(cfg *Config) {
-	for _, c := range cfg.Companies {
-		for i := range c.Contacts.PagerDuty {
-			pd := &c.Contacts.PagerDuty[i]
-			if pd.RoutingKeyFile == "" {
-				continue
-			}
-			v, err := readSecretFile(c.File, pd.RoutingKeyFile)
-			if err != nil {
-				l.companyError(c, nil, fmt.Sprintf("reading routing_key_file: %v", err),
-					"contacts", "pagerduty", i, "routing_key_file")
-				continue
-			}
-			pd.RoutingKey = Secret(v)
-		}
-	}
-}
-
+// readSecretFile reads a secret from name, relative to the directory of
+// configFile, without trailing line breaks.
 func readSecretFile(configFile, name string) (string, error) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(filepath.Dir(configFile), name)
 	}
-	data, err := os.ReadFile(name)
+	data, err := readFile(name, maxSecretFileSize)
 	if err != nil {
 		return "", err
 	}
 	return strings.TrimRight(string(data), "\r\n"), nil
+}
+
+// Size limits for the files the loader reads. A configuration of 100,000
+// endpoints takes about 15 MiB.
+const (
+	maxConfigFileSize = 256 << 20
+	maxSecretFileSize = 64 << 10
+)
+
+// readFile reads a regular file of at most limit bytes. It refuses other
+// files, because reading a FIFO or a device would block or never end.
+func readFile(name string, limit int64) ([]byte, error) {
+	// Check before opening, because opening a FIFO blocks.
+	if info, err := os.Stat(name); err == nil && !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %s", name, ByteSize(limit))
+	}
+	return data, nil
 }

@@ -3,9 +3,9 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -14,79 +14,122 @@ import (
 )
 
 // Duration is a time.Duration written in Prometheus style: 30s, 1m, 1h30m,
-// 7d. A bare number is rejected, because YAML decodes 30 as a number and the
-// unit would have to be guessed.
+// 7d. A bare number other than 0 is rejected, because its unit would have to
+// be guessed: decoding 30 as a time.Duration gives 30ns.
 type Duration time.Duration
 
-// UnmarshalYAML parses a Prometheus-style duration and reports the line on
-// error.
-func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
-	if node.Kind != yaml.ScalarNode {
-		return typeErrorf(node, "expected a duration such as 30s or 1m")
+func (d *Duration) decodeNode(n *yaml.Node) []nodeError {
+	if n.Kind != yaml.ScalarNode {
+		return errorAt(n, "expected a duration such as 30s or 1m")
 	}
-	if _, err := strconv.ParseFloat(node.Value, 64); err == nil && node.Value != "0" {
-		return typeErrorf(node, "invalid duration %q: add a unit, for example %ss or %sm", node.Value, node.Value, node.Value)
+	if _, err := strconv.ParseUint(n.Value, 10, 64); err == nil && n.Value != "0" {
+		return errorAt(n, fmt.Sprintf("invalid duration %q: add a unit, for example %ss", n.Value, n.Value))
 	}
-	v, err := model.ParseDuration(node.Value)
+	v, err := model.ParseDuration(n.Value)
 	if err != nil {
-		return typeErrorf(node, "invalid duration %q: use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m", node.Value)
+		return errorAt(n, fmt.Sprintf(
+			"invalid duration %q: use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
+			n.Value))
 	}
 	*d = Duration(v)
 	return nil
 }
 
-// MarshalYAML writes the duration in the form it was read.
+// UnmarshalYAML parses a Prometheus-style duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return typeError(d.decodeNode(n)) }
+
+// MarshalYAML writes the duration in Prometheus style, such as 1h30m.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
-// MarshalJSON writes the duration as a string such as "1m30s".
+// MarshalJSON writes the duration as a string in Prometheus style.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
+// String formats the duration in Prometheus style, such as 1h30m or 7d.
 func (d Duration) String() string { return model.Duration(d).String() }
 
-// ByteSize is a number of bytes, written with a base-2 unit such as 512KiB or
-// 1MiB, or as a plain number of bytes.
+// ByteSize is a positive number of bytes, written as a plain number or with
+// a base-2 unit: 512KiB, 1MiB (MB is read as MiB).
 type ByteSize int64
 
-// UnmarshalYAML parses a byte size and reports the line on error.
-func (b *ByteSize) UnmarshalYAML(node *yaml.Node) error {
-	if node.Kind != yaml.ScalarNode {
-		return typeErrorf(node, "expected a size such as 1MiB")
+func (b *ByteSize) decodeNode(n *yaml.Node) []nodeError {
+	if n.Kind != yaml.ScalarNode {
+		return errorAt(n, "expected a size such as 1MiB")
 	}
-	if n, err := strconv.ParseInt(node.Value, 10, 64); err == nil {
-		*b = ByteSize(n)
-		return nil
-	}
-	v, err := units.ParseBase2Bytes(node.Value)
+	v, err := strconv.ParseInt(n.Value, 10, 64)
 	if err != nil {
-		return typeErrorf(node, "invalid size %q: use a number of bytes or a unit such as KiB or MiB", node.Value)
+		var p units.Base2Bytes
+		p, err = units.ParseBase2Bytes(n.Value)
+		v = int64(p)
+	}
+	switch {
+	case err != nil:
+		return errorAt(n, fmt.Sprintf("invalid size %q: use a number of bytes or a unit such as KiB or MiB", n.Value))
+	case v < 1:
+		// units converts through float64, so an overflow also ends here.
+		return errorAt(n, fmt.Sprintf("invalid size %q: must be between 1 byte and 8EiB", n.Value))
 	}
 	*b = ByteSize(v)
 	return nil
 }
 
-// MarshalYAML writes the size with a base-2 unit.
+// UnmarshalYAML parses a byte size.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error { return typeError(b.decodeNode(n)) }
+
+// MarshalYAML writes the size with a base-2 unit, such as 1MiB.
 func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
 
+// String formats the size with a base-2 unit, such as 1MiB.
 func (b ByteSize) String() string { return units.Base2Bytes(b).String() }
 
-// Secret is a string that never prints: fmt, slog, JSON and YAML all see
-// "<secret>". Value returns the real string to the code that needs it.
-type Secret string
+// Secret is a string that never prints: fmt with any verb, slog,
+// encoding/json, encoding.TextMarshaler users and yaml.v3 all see
+// "<secret>", or "" for an empty secret. Value returns the real string to
+// the code that needs it. The zero value is the empty secret.
+type Secret struct {
+	// value points at the text because fmt prints a nested pointer as an
+	// address. While it reports a bad verb, such as %s on a struct with an
+	// int field, fmt calls no methods and would print a string field as is.
+	value *string
+}
 
 const redacted = "<secret>"
 
-// Value returns the secret in clear text.
-func (s Secret) Value() string { return string(s) }
-
-func (s Secret) String() string {
+// NewSecret returns a Secret holding s.
+func NewSecret(s string) Secret {
 	if s == "" {
+		return Secret{}
+	}
+	return Secret{value: &s}
+}
+
+// Value returns the secret in clear text.
+func (s Secret) Value() string {
+	if s.value == nil {
+		return ""
+	}
+	return *s.value
+}
+
+// IsZero reports whether the secret is empty. yaml.v3 calls it for
+// omitempty.
+func (s Secret) IsZero() bool { return s.Value() == "" }
+
+// String returns "<secret>", or "" if the secret is empty.
+func (s Secret) String() string {
+	if s.IsZero() {
 		return ""
 	}
 	return redacted
 }
 
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return s.String() }
+// Format prints String for every fmt verb, quoted for %q and %#v.
+func (s Secret) Format(f fmt.State, verb rune) {
+	text := s.String()
+	if verb == 'q' || verb == 'v' && f.Flag('#') {
+		text = strconv.Quote(text)
+	}
+	_, _ = io.WriteString(f, text)
+}
 
 // LogValue keeps slog from printing the value.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
@@ -100,117 +143,31 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // MarshalText writes "<secret>" in place of the value.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+func (s *Secret) decodeNode(n *yaml.Node) []nodeError {
+	if n.Kind != yaml.ScalarNode {
+		return errorAt(n, "expected a string")
+	}
+	*s = NewSecret(n.Value)
+	return nil
+}
+
 // UnmarshalYAML reads a secret from a scalar.
-func (s *Secret) UnmarshalYAML(node *yaml.Node) error {
-	if node.Kind != yaml.ScalarNode {
-		return typeErrorf(node, "expected a string")
-	}
-	*s = Secret(node.Value)
-	return nil
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error { return typeError(s.decodeNode(n)) }
+
+// errorAt returns a single problem at n.
+func errorAt(n *yaml.Node, msg string) []nodeError {
+	return []nodeError{{node: n, msg: msg}}
 }
 
-// StatusMatcher matches an HTTP status code exactly (200) or by class (2xx).
-type StatusMatcher struct {
-	Code  int // exact code, or 0
-	Class int // 1 to 5 for 1xx to 5xx, or 0
-}
-
-// Matches reports whether code is accepted.
-func (m StatusMatcher) Matches(code int) bool {
-	if m.Class != 0 {
-		return code/100 == m.Class
+// typeError turns problems into a yaml.TypeError, which yaml.v3 collects
+// with its other decoding errors instead of stopping at the first one.
+func typeError(errs []nodeError) error {
+	if len(errs) == 0 {
+		return nil
 	}
-	return code == m.Code
-}
-
-func (m StatusMatcher) String() string {
-	if m.Class != 0 {
-		return strconv.Itoa(m.Class) + "xx"
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = fmt.Sprintf("line %d: column %d: %s", e.node.Line, e.node.Column, e.msg)
 	}
-	return strconv.Itoa(m.Code)
-}
-
-// ParseStatusMatcher parses "200", "2xx" or "2XX".
-func ParseStatusMatcher(s string) (StatusMatcher, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if len(s) == 3 && strings.HasSuffix(s, "xx") && s[0] >= '1' && s[0] <= '5' {
-		return StatusMatcher{Class: int(s[0] - '0')}, nil
-	}
-	code, err := strconv.Atoi(s)
-	if err != nil || code < 100 || code > 599 {
-		return StatusMatcher{}, fmt.Errorf("invalid status %q: use a code from 100 to 599 or a class from 1xx to 5xx", s)
-	}
-	return StatusMatcher{Code: code}, nil
-}
-
-// StatusMatchers is a list of accepted status codes and classes. In YAML it
-// is a single value or a list: 200, "2xx", [200, 204, 3xx].
-type StatusMatchers []StatusMatcher
-
-// Matches reports whether any matcher accepts code.
-func (ms StatusMatchers) Matches(code int) bool {
-	for _, m := range ms {
-		if m.Matches(code) {
-			return true
-		}
-	}
-	return false
-}
-
-func (ms StatusMatchers) String() string {
-	parts := make([]string, len(ms))
-	for i, m := range ms {
-		parts[i] = m.String()
-	}
-	return strings.Join(parts, ", ")
-}
-
-// UnmarshalYAML reads a status code, a class, or a list of them.
-func (ms *StatusMatchers) UnmarshalYAML(node *yaml.Node) error {
-	items := []*yaml.Node{node}
-	switch node.Kind {
-	case yaml.SequenceNode:
-		items = node.Content
-	case yaml.ScalarNode:
-	default:
-		return typeErrorf(node, "expected a status code, a class such as 2xx, or a list of them")
-	}
-	var out StatusMatchers
-	var errs []string
-	for _, item := range items {
-		if item.Kind != yaml.ScalarNode {
-			errs = append(errs, positionf(item, "expected a status code or a class such as 2xx"))
-			continue
-		}
-		m, err := ParseStatusMatcher(item.Value)
-		if err != nil {
-			errs = append(errs, positionf(item, "%s", err))
-			continue
-		}
-		out = append(out, m)
-	}
-	if len(errs) > 0 {
-		return &yaml.TypeError{Errors: errs}
-	}
-	*ms = out
-	return nil
-}
-
-// MarshalYAML writes the list as strings.
-func (ms StatusMatchers) MarshalYAML() (any, error) {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.String()
-	}
-	return out, nil
-}
-
-// typeErrorf returns a yaml.TypeError, which yaml.v3 collects with the other
-// decoding errors instead of stopping at the first one.
-func typeErrorf(node *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{positionf(node, format, args...)}}
-}
-
-func positionf(node *yaml.Node, format string, args ...any) string {
-	return fmt.Sprintf("line %d: column %d: %s", node.Line, node.Column, fmt.Sprintf(format, args...))
+	return &yaml.TypeError{Errors: msgs}
 }

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeLargeConfig writes a configuration of endpoints endpoints, ten per
+// company, spread over files files (the main file and files-1 fragments),
+// and returns the main file's path. Every tenth endpoint runs on a cron
+// schedule.
+func writeLargeConfig(tb testing.TB, endpoints, files int) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	bodies := make([]strings.Builder, files)
+	for i := range bodies {
+		bodies[i].WriteString("companies:\n")
+	}
+	for c := range endpoints / 10 {
+		b := &bodies[c%files]
+		fmt.Fprintf(b, "  - name: company-%d\n    labels: {tier: gold, team: team-%d}\n", c, c%50)
+		fmt.Fprintf(b, "    contacts:\n      email: [ops-%d@example.com]\n    endpoints:\n", c)
+		for e := range 10 {
+			fmt.Fprintf(b, "      - name: endpoint-%d\n        url: https://api-%d.example.com/v1/health?check=%d\n", e, c, e)
+			if e == 9 {
+				b.WriteString("        schedule: \"*/5 * * * *\"\n")
+			} else {
+				b.WriteString("        interval: 30s\n        timeout: 5s\n")
+			}
+			b.WriteString("        expect:\n          status: [200, 204]\n")
+		}
+	}
+	main := filepath.Join(dir, "apiwatch.yml")
+	header := "global:\n  interval: 1m\n  timeout: 10s\nconfig_files: [conf.d/*.yml]\n"
+	if err := os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	for i := range bodies {
+		path, text := main, header+bodies[i].String()
+		if i > 0 {
+			path, text = filepath.Join(dir, "conf.d", fmt.Sprintf("part-%03d.yml", i)), bodies[i].String()
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return main
+}
+
+func benchmarkLoad(b *testing.B, endpoints, files int) {
+	path := writeLargeConfig(b, endpoints, files)
+	b.ReportAllocs()
+	for b.Loop() {
+		cfg, err := LoadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(cfg.Companies); n != endpoints/10 {
+			b.Fatalf("loaded %d companies, want %d", n, endpoints/10)
+		}
+	}
+}
+
+// BenchmarkLoad10000 loads 10,000 endpoints from one file.
+func BenchmarkLoad10000(b *testing.B) { benchmarkLoad(b, 10_000, 1) }
+
+// BenchmarkLoad10000Split loads 10,000 endpoints from a main file and seven
+// fragments, which are parsed concurrently.
+func BenchmarkLoad10000Split(b *testing.B) { benchmarkLoad(b, 10_000, 8) }
+
+// BenchmarkLoad100000 loads 100,000 endpoints from one file.
+func BenchmarkLoad100000(b *testing.B) { benchmarkLoad(b, 100_000, 1) }
+
+// BenchmarkLoad100000Split loads 100,000 endpoints from eight files.
+func BenchmarkLoad100000Split(b *testing.B) { benchmarkLoad(b, 100_000, 8) }
+
+// TestLoadLarge checks that a large generated configuration loads, with
+// every endpoint present, so the benchmarks measure a successful load.
+func TestLoadLarge(t *testing.T) {
+	cfg := mustLoad(t, writeLargeConfig(t, 2_000, 3))
+	n := 0
+	for _, c := range cfg.Companies {
+		n += len(c.Endpoints)
+	}
+	if n != 2_000 {
+		t.Errorf("loaded %d endpoints, want 2000", n)
+	}
+}
