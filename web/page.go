@@ -30,7 +30,8 @@ type companyView struct {
 }
 
 func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request) {
-	statuses := h.opts.Manager.Statuses(r.URL.Query().Get("company"))
+	filter := r.URL.Query().Get("company")
+	statuses := h.opts.Manager.Statuses(filter)
 	var companies []companyView
 	for _, s := range statuses {
 		if n := len(companies); n == 0 || companies[n-1].Name != s.Company {
@@ -42,7 +43,7 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err := pageTemplates.ExecuteTemplate(w, "status.html", map[string]any{
 		"Companies": companies,
-		"Now":       time.Now(),
+		"Filter":    filter,
 	})
 	if err != nil {
 		h.opts.Logger.Error("Rendering status page failed", "err", err)
@@ -56,7 +57,7 @@ func ago(t time.Time) string {
 	}
 	d := time.Since(t)
 	switch {
-	case d < 0:
+	case d < time.Second:
 		return "just now"
 	case d < time.Minute:
 		return plural(int(d.Seconds()), "second") + " ago"

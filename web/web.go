@@ -4,6 +4,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -20,8 +21,8 @@ type Options struct {
 	Logger   *slog.Logger
 	Manager  *collector.Manager
 	Gatherer prometheus.Gatherer
-	// ExternalURL is the URL users reach apiwatch at; links in alerts and
-	// pages are built from it.
+	// ExternalURL is the URL users reach apiwatch at. The pages link
+	// relatively and do not use it yet.
 	ExternalURL *url.URL
 }
 
@@ -62,7 +63,7 @@ func (h *Handler) ready(w http.ResponseWriter, _ *http.Request) {
 }
 
 // endpointJSON is an endpoint as the status API returns it. Times are RFC
-// 3339 in UTC and absent when unknown.
+// 3339 in UTC, and null when the event has not happened.
 type endpointJSON struct {
 	Company              string            `json:"company"`
 	Endpoint             string            `json:"endpoint"`
@@ -139,7 +140,8 @@ func (h *Handler) apiEndpoint(w http.ResponseWriter, r *http.Request) {
 	key := collector.Key{Company: r.PathValue("company"), Endpoint: r.PathValue("endpoint")}
 	s, checks, err := h.opts.Manager.Endpoint(key)
 	if err != nil {
-		http.Error(w, "endpoint not found", http.StatusNotFound)
+		msg := fmt.Sprintf("endpoint %q of company %q not found", key.Endpoint, key.Company)
+		h.writeError(w, http.StatusNotFound, msg)
 		return
 	}
 	out := struct {
@@ -155,8 +157,23 @@ func (h *Handler) apiEndpoint(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, out)
 }
 
+// errorJSON is the body of an API error response.
+type errorJSON struct {
+	Error string `json:"error"`
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	h.encodeJSON(w, errorJSON{Error: msg})
+}
+
 func (h *Handler) writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	h.encodeJSON(w, v)
+}
+
+func (h *Handler) encodeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {

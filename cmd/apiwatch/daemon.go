@@ -47,6 +47,11 @@ func runDaemon(f *daemonFlags) int {
 }
 
 func daemon(f *daemonFlags, logger *slog.Logger) error {
+	// Catch signals first, so that a SIGTERM during start-up still shuts
+	// down through the same path instead of killing the process.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
 	cfg, err := config.LoadFile(f.configFile)
 	if err != nil {
 		var errs config.Errors
@@ -89,9 +94,6 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	mgr.ApplyConfig(cfg)
 	logger.Info("Starting apiwatch", "version", version.Info(), "build_context", version.BuildContext(),
 		"config_file", f.configFile, "companies", len(cfg.Companies), "endpoints", countEndpoints(cfg))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	handler := web.New(web.Options{Logger: logger, Manager: mgr, Gatherer: reg, ExternalURL: externalURL})
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
@@ -145,7 +147,8 @@ func computeExternalURL(flagValue, listenAddress string) (*url.URL, error) {
 	}
 	u, err := url.Parse(flagValue)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("invalid --web.external-url %q: want an absolute URL such as https://apiwatch.example.com/", flagValue)
+		return nil, fmt.Errorf("invalid --web.external-url %q: use an absolute URL such as https://apiwatch.example.com/",
+			flagValue)
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"

@@ -24,16 +24,25 @@ func main() {
 }
 
 func run(args []string) int {
-	app := kingpin.New("apiwatch", "Probes HTTP APIs for many companies and alerts the right people when one breaks.")
+	app := kingpin.New("apiwatch",
+		"Probes HTTP APIs for many companies and alerts the right people when one breaks.")
 	app.Version(version.Print("apiwatch"))
+	// --help and --version write to standard output, as most command-line
+	// tools do, so that `apiwatch --version | head -1` works.
+	app.UsageWriter(os.Stdout)
 	app.HelpFlag.Short('h')
 
 	var f daemonFlags
-	app.Flag("config.file", "Path to the configuration file.").Default("apiwatch.yml").StringVar(&f.configFile)
-	app.Flag("storage.path", "Directory where endpoint state is kept across restarts.").Default("data").StringVar(&f.storagePath)
-	app.Flag("web.external-url", "URL under which apiwatch is reached by users, used in links from alerts. Defaults to http://<hostname>:<port>/.").StringVar(&f.externalURL)
-	app.Flag("probe.concurrency", "Maximum number of probes running at once; 0 means no limit.").Default("2000").IntVar(&f.concurrency)
-	app.Flag("history.size", "Number of recent checks kept in memory per endpoint for the status page.").Default("100").IntVar(&f.historySize)
+	app.Flag("config.file", "Path to the configuration file.").
+		Default("apiwatch.yml").StringVar(&f.configFile)
+	app.Flag("storage.path", "Directory where endpoint state is kept across restarts.").
+		Default("data").StringVar(&f.storagePath)
+	app.Flag("web.external-url", "URL under which users reach apiwatch, for links in alerts. "+
+		"Defaults to http://<hostname>:<port>/.").StringVar(&f.externalURL)
+	app.Flag("probe.concurrency", "Maximum number of probes running at once; 0 means no limit.").
+		Default("2000").IntVar(&f.concurrency)
+	app.Flag("history.size", "Number of recent checks kept in memory per endpoint and served by "+
+		"/api/v1/endpoints/<company>/<endpoint>.").Default("100").IntVar(&f.historySize)
 	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	f.log = &promslog.Config{}
 	promslogflag.AddFlags(app, f.log)
@@ -54,17 +63,16 @@ func run(args []string) int {
 	}
 }
 
-// checkConfig loads the configuration and prints every problem found.
+// checkConfig loads the configuration and prints every problem found, one
+// per line as file:line:column: message, to standard error. It returns the
+// exit code: 0 when the configuration is valid, 1 otherwise.
 func checkConfig(file string) int {
 	cfg, err := config.LoadFile(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	n := 0
-	for _, c := range cfg.Companies {
-		n += len(c.Endpoints)
-	}
-	fmt.Printf("%s is valid: %d files, %d companies, %d endpoints\n", file, len(cfg.Files), len(cfg.Companies), n)
+	fmt.Printf("%s is valid: %d files, %d companies, %d endpoints\n",
+		file, len(cfg.Files), len(cfg.Companies), countEndpoints(cfg))
 	return 0
 }
