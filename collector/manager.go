@@ -312,3 +312,16 @@ func (m *Manager) Endpoint(key Key) (EndpointStatus, []Check, error) {
 	defer e.mu.Unlock()
 	return EndpointStatus{Key: key, Target: e.target.Load(), Status: e.status}, e.history.checks(), nil
 }
+
+// Status returns one endpoint's status, and false if it is not configured.
+func (m *Manager) Status(key Key) (Status, bool) {
+	m.mu.RLock()
+	e, ok := m.endpoints[key]
+	m.mu.RUnlock()
+	if !ok {
+		return Status{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.status, true
+}

@@ -31,6 +31,7 @@ type Config struct {
 	// ConfigFiles lists glob patterns of further files, relative to the main
 	// file, that each contain a companies list.
 	ConfigFiles []string   `yaml:"config_files,omitempty"`
+	Alerting    Alerting   `yaml:"alerting,omitempty"`
 	Companies   []*Company `yaml:"companies,omitempty"`
 
 	// File is the path of the main file.
@@ -52,10 +53,16 @@ type Global struct {
 
 // Company is a tenant: a set of endpoints and the people to alert about them.
 type Company struct {
-	Name      string            `yaml:"name"`
-	Labels    map[string]string `yaml:"labels,omitempty"`
-	Contacts  Contacts          `yaml:"contacts,omitempty"`
-	Endpoints []*Endpoint       `yaml:"endpoints"`
+	Name     string            `yaml:"name"`
+	Labels   map[string]string `yaml:"labels,omitempty"`
+	Contacts Contacts          `yaml:"contacts,omitempty"`
+	// Severity labels the company's alerts; endpoints inherit it.
+	Severity string `yaml:"severity,omitempty"`
+	// RunbookURL is linked from the company's alerts; endpoints inherit it.
+	RunbookURL string `yaml:"runbook_url,omitempty"`
+	// Maintenance windows apply to every endpoint of the company.
+	Maintenance []*Maintenance `yaml:"maintenance,omitempty"`
+	Endpoints   []*Endpoint    `yaml:"endpoints"`
 
 	// File is the file the company was read from.
 	File string `yaml:"-"`
@@ -65,6 +72,10 @@ type Company struct {
 type Contacts struct {
 	Email     []string           `yaml:"email,omitempty"`
 	PagerDuty []PagerDutyContact `yaml:"pagerduty,omitempty"`
+	Webhook   []WebhookContact   `yaml:"webhook,omitempty"`
+	Slack     []SlackContact     `yaml:"slack,omitempty"`
+	// SMS lists phone numbers in E.164 form, such as +15551234567.
+	SMS []string `yaml:"sms,omitempty"`
 }
 
 // PagerDutyContact is a PagerDuty Events API v2 integration.
@@ -96,6 +107,11 @@ type Endpoint struct {
 	BodySizeLimit ByteSize          `yaml:"body_size_limit,omitempty"`
 	Labels        map[string]string `yaml:"labels,omitempty"`
 	Expect        Expect            `yaml:"expect,omitempty"`
+	// Severity and RunbookURL override the company's for this endpoint's
+	// alerts. Maintenance windows add to the company's.
+	Severity    string         `yaml:"severity,omitempty"`
+	RunbookURL  string         `yaml:"runbook_url,omitempty"`
+	Maintenance []*Maintenance `yaml:"maintenance,omitempty"`
 
 	// cron is the parsed Schedule, nil for interval endpoints, and cronGap
 	// the shortest time between two of its runs.

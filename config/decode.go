@@ -71,9 +71,23 @@ const (
 	maxDepth        = 100
 )
 
+// obsoleteUnmarshaler is the yaml.v2 form of yaml.Unmarshaler, which the
+// prometheus/common types that the model embeds (HTTP client settings,
+// secrets, TLS versions, proxy URLs) implement. yaml.v3 still honours it.
+type obsoleteUnmarshaler interface {
+	UnmarshalYAML(unmarshal func(any) error) error
+}
+
+// decodeDefaulter is implemented by model types whose fields start from
+// non-zero defaults before the YAML is decoded over them.
+type decodeDefaulter interface {
+	setDecodeDefaults()
+}
+
 var (
-	nodeDecoderType = reflect.TypeFor[nodeDecoder]()
-	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	nodeDecoderType         = reflect.TypeFor[nodeDecoder]()
+	unmarshalerType         = reflect.TypeFor[yaml.Unmarshaler]()
+	obsoleteUnmarshalerType = reflect.TypeFor[obsoleteUnmarshaler]()
 )
 
 // decode fills out, a pointer, from node.
@@ -186,6 +200,10 @@ const (
 	notLeaf = iota + 1
 	nodeDecoderLeaf
 	unmarshalerLeaf
+	// obsoleteScalarLeaf decodes a scalar through its yaml.v2 unmarshaler,
+	// while a mapping of the same type is decoded field by field, so that
+	// unknown keys inside it are still rejected with their position.
+	obsoleteScalarLeaf
 )
 
 // leaf decodes n through a nodeDecoder or yaml.Unmarshaler that ptr
@@ -199,6 +217,8 @@ func (d *decoder) leaf(n *yaml.Node, ptr reflect.Value) bool {
 			kind = nodeDecoderLeaf
 		case t.Implements(unmarshalerType):
 			kind = unmarshalerLeaf
+		case t.Implements(obsoleteUnmarshalerType):
+			kind = obsoleteScalarLeaf
 		default:
 			kind = notLeaf
 		}
@@ -215,6 +235,14 @@ func (d *decoder) leaf(n *yaml.Node, ptr reflect.Value) bool {
 			d.yamlError(n, err)
 		}
 		return true
+	case obsoleteScalarLeaf:
+		if n.Kind != yaml.ScalarNode {
+			return false
+		}
+		if err := n.Decode(ptr.Interface()); err != nil {
+			d.yamlError(n, err)
+		}
+		return true
 	}
 	return false
 }
@@ -228,6 +256,11 @@ func (d *decoder) structValue(n, key *yaml.Node, v reflect.Value) {
 	if n.Kind != yaml.MappingNode {
 		d.typeError(n, key, "a mapping")
 		return
+	}
+	if v.CanAddr() {
+		if dd, ok := v.Addr().Interface().(decodeDefaulter); ok {
+			dd.setDecodeDefaults()
+		}
 	}
 	info := d.l.structInfo(v.Type())
 	d.pairs(n, func(k, val *yaml.Node) {

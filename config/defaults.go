@@ -1,5 +1,7 @@
 package config
 
+import "path/filepath"
+
 // setDefaults fills every unset field from the global block, and the global
 // block from the built-in defaults. It is the one place defaults live.
 func (cfg *Config) setDefaults() {
@@ -14,9 +16,16 @@ func (cfg *Config) setDefaults() {
 		follow := true
 		g.FollowRedirects = &follow
 	}
+	cfg.Alerting.setDefaults()
+	if t := cfg.Alerting.Routing.TemplateFile; t != "" && !filepath.IsAbs(t) {
+		cfg.Alerting.Routing.TemplateFile = filepath.Join(filepath.Dir(cfg.File), t)
+	}
 	for _, c := range cfg.Companies {
+		c.Severity = firstNonZero(c.Severity, DefaultSeverity)
 		for _, e := range c.Endpoints {
 			e.setDefaults(g)
+			e.Severity = firstNonZero(e.Severity, c.Severity)
+			e.RunbookURL = firstNonZero(e.RunbookURL, c.RunbookURL)
 		}
 	}
 }

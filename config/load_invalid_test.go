@@ -169,7 +169,7 @@ var invalidConfigs = []struct {
 	{"unknown-key-endpoint", []string{
 		"testdata/invalid/unknown-key-endpoint.yml:6:9: company \"acme\": endpoint \"api\": unknown field \"expected\", did you mean \"expect\"?",
 		"testdata/invalid/unknown-key-endpoint.yml:7:9: company \"acme\": endpoint \"api\": unknown field \"cron\", did you mean \"schedule\"?",
-		"testdata/invalid/unknown-key-endpoint.yml:8:9: company \"acme\": endpoint \"api\": unknown field \"foo\"; valid fields are name, url, interval, schedule, time_zone, timeout, failure_threshold, success_threshold, follow_redirects, max_redirects, body_size_limit, labels, expect",
+		"testdata/invalid/unknown-key-endpoint.yml:8:9: company \"acme\": endpoint \"api\": unknown field \"foo\"; valid fields are name, url, interval, schedule, time_zone, timeout, failure_threshold, success_threshold, follow_redirects, max_redirects, body_size_limit, labels, expect, severity, runbook_url, maintenance",
 	}},
 	{"unknown-key-expect", []string{
 		"testdata/invalid/unknown-key-expect.yml:7:11: company \"acme\": endpoint \"api\": expect: unknown field \"statsu\", did you mean \"status\"?",

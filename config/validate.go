@@ -66,6 +66,7 @@ func (l *loader) validate(cfg *Config) {
 	if l.fieldOK(&cfg.Global, wholeItem) {
 		l.validateGlobal(cfg)
 	}
+	l.validateAlerting(cfg)
 	first := map[string]*Company{}
 	for _, c := range cfg.Companies {
 		if c == nil {
@@ -147,6 +148,10 @@ func (l *loader) validateCompany(c *Company, it item) {
 		for i := range c.Contacts.PagerDuty {
 			l.validatePagerDuty(c, it, i)
 		}
+		l.validateContacts(c, it)
+	}
+	if l.fieldOK(c, "severity") && l.fieldOK(c, "maintenance") {
+		l.validateAlertPolicy(it, isSet(it.node, "severity"), c.Severity, c.RunbookURL, c.Maintenance)
 	}
 	if len(c.Endpoints) == 0 && l.fieldOK(c, "endpoints") {
 		l.errorf(it, []any{"endpoints"}, "company has no endpoints: add at least one")

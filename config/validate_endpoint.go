@@ -32,6 +32,9 @@ func (l *loader) validateEndpoint(cfg *Config, e *Endpoint, it item) {
 	if ok("labels") {
 		l.validateLabels(it, e.Labels)
 	}
+	if ok("severity") && ok("maintenance") {
+		l.validateAlertPolicy(it, isSet(it.node, "severity"), e.Severity, e.RunbookURL, e.Maintenance)
+	}
 }
 
 // endpointPeriod checks interval, schedule and time_zone, parses the

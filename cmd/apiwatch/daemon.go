@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/version"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/apiwatch/apiwatch/alerting"
 	"github.com/apiwatch/apiwatch/collector"
 	"github.com/apiwatch/apiwatch/config"
 	"github.com/apiwatch/apiwatch/storage"
@@ -80,18 +81,35 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	// The manager reports transitions to the notifier, and the notifier reads
+	// statuses from the manager; no transition happens before Run.
+	var notifier *alerting.Notifier
 	mgr, err := collector.New(collector.Options{
+		Logger:       logger,
+		Registerer:   reg,
+		Prober:       collector.NewHTTPProber(collector.HTTPProberOptions{UserAgent: "apiwatch/" + version.Version}),
+		DB:           db,
+		Concurrency:  f.concurrency,
+		HistorySize:  f.historySize,
+		OnTransition: func(tr collector.Transition) { notifier.HandleTransition(tr) },
+	})
+	if err != nil {
+		return err
+	}
+	notifier, err = alerting.New(alerting.Options{
 		Logger:      logger,
 		Registerer:  reg,
-		Prober:      collector.NewHTTPProber(collector.HTTPProberOptions{UserAgent: "apiwatch/" + version.Version}),
 		DB:          db,
-		Concurrency: f.concurrency,
-		HistorySize: f.historySize,
+		Statuses:    mgr,
+		ExternalURL: externalURL,
 	})
 	if err != nil {
 		return err
 	}
 	mgr.ApplyConfig(cfg)
+	if err := notifier.ApplyConfig(cfg); err != nil {
+		return err
+	}
 	logger.Info("Starting apiwatch", "version", version.Info(), "build_context", version.BuildContext(),
 		"config_file", f.configFile, "companies", len(cfg.Companies), "endpoints", countEndpoints(cfg))
 
@@ -102,6 +120,11 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 
 	runDone := make(chan error, 1)
 	go func() { runDone <- mgr.Run(ctx) }()
+	notifierDone := make(chan struct{})
+	go func() {
+		defer close(notifierDone)
+		notifier.Run(ctx)
+	}()
 
 	select {
 	case <-ctx.Done():
@@ -109,6 +132,7 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	case err := <-serveErr:
 		stop()
 		<-runDone
+		<-notifierDone
 		return fmt.Errorf("serving HTTP: %w", err)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -116,7 +140,9 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	if err := server.Shutdown(shutdownCtx); err != nil {
 		logger.Warn("HTTP server did not shut down cleanly", "err", err)
 	}
-	if err := <-runDone; err != nil {
+	err = <-runDone
+	<-notifierDone
+	if err != nil {
 		return fmt.Errorf("saving state at shutdown: %w", err)
 	}
 	logger.Info("Stopped")

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/apiwatch/apiwatch/alerting"
 	"github.com/apiwatch/apiwatch/config"
 )
 
@@ -49,6 +51,11 @@ func run(args []string) int {
 
 	app.Command("run", "Run the daemon (the default).").Default()
 	app.Command("check-config", "Validate the configuration file and the files it includes, then exit.")
+	amConfig := app.Command("alertmanager-config",
+		"Print an Alertmanager configuration that routes each company's alerts to its contacts. "+
+			"The output holds the contacts' secrets in clear text.")
+	amOutput := amConfig.Flag("output", "Write to this file (mode 0600) instead of standard output.").
+		Short('o').String()
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -58,6 +65,8 @@ func run(args []string) int {
 	switch cmd {
 	case "check-config":
 		return checkConfig(f.configFile)
+	case "alertmanager-config":
+		return alertmanagerConfig(f.configFile, *amOutput)
 	default:
 		return runDaemon(&f)
 	}
@@ -75,4 +84,54 @@ func checkConfig(file string) int {
 	fmt.Printf("%s is valid: %d files, %d companies, %d endpoints\n",
 		file, len(cfg.Files), len(cfg.Companies), countEndpoints(cfg))
 	return 0
+}
+
+// alertmanagerConfig renders the Alertmanager configuration for the
+// companies in file. It returns the exit code.
+func alertmanagerConfig(file, output string) int {
+	cfg, err := config.LoadFile(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	out, err := alerting.RenderAlertmanagerConfig(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "apiwatch: rendering the Alertmanager configuration: %v\n", err)
+		return 1
+	}
+	if output == "" {
+		os.Stdout.Write(out)
+		return 0
+	}
+	if err := writeFileAtomic(output, out, 0o600); err != nil {
+		fmt.Fprintf(os.Stderr, "apiwatch: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// writeFileAtomic writes data to a temporary file beside name and renames
+// it over name, so that a reader never sees half a file.
+func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
 }

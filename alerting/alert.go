@@ -1,0 +1,128 @@
+// Package alerting turns endpoint state into Alertmanager alerts: it fires
+// an alert when an endpoint goes down, resends it while the endpoint stays
+// down, resolves it on recovery, keeps every alert on disk so a restart
+// forgets nothing, and delivers through one queue per Alertmanager. It also
+// renders the Alertmanager configuration that routes each company's alerts
+// to that company's contacts.
+package alerting
+
+import (
+	"maps"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-openapi/strfmt"
+	"github.com/prometheus/alertmanager/api/v2/models"
+
+	"github.com/apiwatch/apiwatch/collector"
+)
+
+// Alert names.
+const (
+	AlertEndpointDown = "EndpointDown"
+)
+
+// alertNameFor returns the alert an endpoint in state s should have firing,
+// if any.
+func alertNameFor(s collector.State) (string, bool) {
+	if s == collector.StateDown {
+		return AlertEndpointDown, true
+	}
+	return "", false
+}
+
+// alertID identifies an alert: one endpoint and one alert name.
+type alertID struct {
+	Company  string
+	Endpoint string
+	Name     string
+}
+
+func (id alertID) key() collector.Key {
+	return collector.Key{Company: id.Company, Endpoint: id.Endpoint}
+}
+
+func (id alertID) storageKey() string {
+	return id.Company + "\x00" + id.Endpoint + "\x00" + id.Name
+}
+
+// alert is an alert apiwatch has fired and has not yet forgotten: firing, or
+// resolved and still resent during the retention period. Its labels are
+// fixed when it fires, so that Alertmanager sees one alert (one fingerprint)
+// for the whole outage, whatever changes in between.
+type alert struct {
+	ID         alertID           `json:"id"`
+	Labels     map[string]string `json:"labels"`
+	StartsAt   time.Time         `json:"starts_at"`
+	ResolvedAt time.Time         `json:"resolved_at,omitzero"`
+	// Annotations are refreshed from the endpoint's status at every send.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// GeneratorURL links to the endpoint on apiwatch's status page.
+	GeneratorURL string `json:"generator_url,omitempty"`
+
+	// nextSend is when the alert is next put on the queues.
+	nextSend time.Time
+	// seq counts changes, so a queue entry can tell it is stale.
+	seq uint64
+}
+
+func (a *alert) firing() bool { return a.ResolvedAt.IsZero() }
+
+// postable returns the alert in Alertmanager's v2 wire format. A firing
+// alert carries an endsAt lease in the future; if apiwatch stops sending,
+// Alertmanager resolves the alert when the lease runs out. A resolved alert
+// carries its resolve time.
+func (a *alert) postable(now time.Time, lease time.Duration) *models.PostableAlert {
+	endsAt := a.ResolvedAt
+	if a.firing() {
+		endsAt = now.Add(lease)
+	}
+	p := &models.PostableAlert{
+		Annotations: models.LabelSet(maps.Clone(a.Annotations)),
+		StartsAt:    strfmt.DateTime(a.StartsAt),
+		EndsAt:      strfmt.DateTime(endsAt),
+		Alert: models.Alert{
+			Labels:       models.LabelSet(maps.Clone(a.Labels)),
+			GeneratorURL: strfmt.URI(a.GeneratorURL),
+		},
+	}
+	return p
+}
+
+// generatorURL returns the link to an endpoint's page on the status page.
+func generatorURL(external *url.URL, key collector.Key) string {
+	if external == nil {
+		return ""
+	}
+	return external.JoinPath("endpoints", key.Company, key.Endpoint).String()
+}
+
+// annotationsFor describes the endpoint's current failure for people
+// reading the notification.
+func annotationsFor(name string, key collector.Key, pol *EndpointPolicy, st collector.Status) map[string]string {
+	ann := map[string]string{
+		"summary": key.Company + "/" + key.Endpoint + " is down",
+		"url":     pol.URL,
+	}
+	if name != AlertEndpointDown {
+		ann["summary"] = key.Company + "/" + key.Endpoint + " is " + st.State.String()
+	}
+	desc := "Probe of " + pol.URL + " failed"
+	if st.FailureReason != collector.ReasonNone {
+		ann["reason"] = st.FailureReason.String()
+		desc += " (" + st.FailureReason.String() + ")"
+	}
+	if st.FailureMessage != "" {
+		ann["error"] = st.FailureMessage
+		desc += ": " + st.FailureMessage
+	}
+	if st.LastStatusCode != 0 {
+		ann["status_code"] = strconv.Itoa(st.LastStatusCode)
+	}
+	ann["description"] = desc
+	if pol.RunbookURL != "" {
+		ann["runbook_url"] = pol.RunbookURL
+	}
+	return ann
+}
