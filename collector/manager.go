@@ -115,16 +115,21 @@ func New(opts Options) (*Manager, error) {
 // The first call hands the restored statuses to their endpoints. Saved
 // statuses of endpoints it does not name are deleted, so an endpoint that
 // comes back in a later configuration starts as unknown.
-func (m *Manager) ApplyConfig(cfg *config.Config) {
+func (m *Manager) ApplyConfig(cfg *config.Config) Changes {
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var ch Changes
 	seen := make(map[Key]bool, len(m.endpoints))
 	for _, c := range cfg.Companies {
 		for _, ec := range c.Endpoints {
 			key := Key{Company: c.Name, Endpoint: ec.Name}
 			seen[key] = true
-			m.applyEndpoint(&Target{Key: key, Company: c, Endpoint: ec}, now)
+			if m.applyEndpoint(&Target{Key: key, Company: c, Endpoint: ec}, now) {
+				ch.Added++
+			} else {
+				ch.Kept++
+			}
 		}
 	}
 	for key, e := range m.endpoints {
@@ -133,6 +138,7 @@ func (m *Manager) ApplyConfig(cfg *config.Config) {
 			m.sched.remove(e)
 			delete(m.endpoints, key)
 			m.pendingDeletes[key] = struct{}{}
+			ch.Removed++
 		}
 	}
 	for key := range m.restored {
@@ -140,14 +146,23 @@ func (m *Manager) ApplyConfig(cfg *config.Config) {
 		delete(m.restored, key)
 	}
 	m.loaded = true
+	return ch
 }
 
-// applyEndpoint updates or adds the endpoint of t. The caller holds m.mu.
-func (m *Manager) applyEndpoint(t *Target, now time.Time) {
+// Changes counts what ApplyConfig did to the endpoints.
+type Changes struct {
+	// Added endpoints were not configured before; Kept ones were, and keep
+	// their status and schedule slot; Removed ones are gone.
+	Added, Kept, Removed int
+}
+
+// applyEndpoint updates or adds the endpoint of t and reports whether it
+// was added. The caller holds m.mu.
+func (m *Manager) applyEndpoint(t *Target, now time.Time) bool {
 	if e, ok := m.endpoints[t.Key]; ok {
 		e.target.Store(t)
 		m.sched.update(e, scheduleFor(t.Key, t.Endpoint), now)
-		return
+		return false
 	}
 	e := newEndpoint(t, m.opts.HistorySize)
 	if s, ok := m.restored[t.Key]; ok {
@@ -162,6 +177,7 @@ func (m *Manager) applyEndpoint(t *Target, now time.Time) {
 	}
 	m.endpoints[t.Key] = e
 	m.sched.add(e, now)
+	return true
 }
 
 // Run probes endpoints on their schedules until ctx ends. Then it cancels

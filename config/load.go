@@ -28,6 +28,7 @@ type fragment struct {
 // keeps the YAML nodes only until validation is done, so that errors can
 // point at lines without the loaded config carrying the trees.
 type loader struct {
+	opts LoadOptions
 	errs Errors
 	// roots holds the top node of each file, nodes the node of each decoded
 	// company, endpoint and global block, and bad the fields of those items
@@ -58,7 +59,28 @@ type parsedFile struct {
 // decode are skipped. A file that cannot be read or parsed contributes no
 // companies.
 func LoadFile(path string) (*Config, error) {
+	return Load(path, LoadOptions{})
+}
+
+// LoadOptions changes how Load reads a configuration.
+type LoadOptions struct {
+	// Overlay replaces the content of files, keyed by clean path, without
+	// touching the disk: a non-nil value is read in place of the file (and
+	// matched by config_files patterns even if the file does not exist), and
+	// a nil value hides the file. It lets a change be validated before it is
+	// written.
+	Overlay map[string][]byte
+	// LookupEnv resolves ${NAME} references; nil means os.LookupEnv.
+	LookupEnv func(name string) (string, bool)
+}
+
+// Load is LoadFile with options.
+func Load(path string, opts LoadOptions) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
 	l := &loader{
+		opts:      opts,
 		roots:     map[string]*yaml.Node{},
 		nodes:     map[any]*yaml.Node{},
 		bad:       map[any]map[string]bool{},
@@ -68,14 +90,14 @@ func LoadFile(path string) (*Config, error) {
 		fileOrder: map[string]int{},
 	}
 	cfg := &Config{File: path, Files: []string{path}}
-	main := l.accept(parseFile(path))
+	main := l.accept(l.parseFile(path))
 	if main.root == nil && len(main.errs) > 0 {
 		return nil, l.result()
 	}
 	l.decodeFile(main, cfg, false)
 	l.adopt(path, cfg.Companies)
 
-	for _, p := range parseFiles(l.includedFiles(cfg)) {
+	for _, p := range l.parseFiles(l.includedFiles(cfg)) {
 		p = l.accept(p)
 		if p.root == nil && len(p.errs) > 0 {
 			continue
@@ -113,6 +135,9 @@ func (l *loader) decodeFile(p parsedFile, out any, fragment bool) {
 		return // an empty file is an empty configuration
 	}
 	l.roots[p.path] = p.root
+	for _, e := range expandEnv(p.root, l.opts.LookupEnv) {
+		l.add(&Error{File: p.path, Line: e.node.Line, Column: e.node.Column, Msg: e.msg})
+	}
 	d := &decoder{l: l, file: p.path, fragment: fragment}
 	d.decode(p.root, out)
 }
@@ -181,7 +206,7 @@ func (l *loader) includedFiles(cfg *Config) []string {
 		if !filepath.IsAbs(full) {
 			full = filepath.Join(filepath.Dir(cfg.File), full)
 		}
-		matches, err := filepath.Glob(full)
+		matches, err := l.glob(full)
 		if err != nil {
 			l.errorf(root, at, "invalid pattern %q: %v", pattern, err)
 			continue
@@ -193,7 +218,9 @@ func (l *loader) includedFiles(cfg *Config) []string {
 		}
 		slices.Sort(matches)
 		for _, m := range matches {
-			if info, err := os.Stat(m); err == nil && !info.Mode().IsRegular() {
+			if _, ok := l.opts.Overlay[filepath.Clean(m)]; ok {
+				// An overlay file stands for a regular file.
+			} else if info, err := os.Stat(m); err == nil && !info.Mode().IsRegular() {
 				if info.IsDir() && !literal {
 					continue
 				}
@@ -211,7 +238,7 @@ func (l *loader) includedFiles(cfg *Config) []string {
 
 // parseFiles parses files concurrently, because YAML parsing dominates the
 // load time of a large configuration, and returns them in order.
-func parseFiles(files []string) []parsedFile {
+func (l *loader) parseFiles(files []string) []parsedFile {
 	out := make([]parsedFile, len(files))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -219,7 +246,7 @@ func parseFiles(files []string) []parsedFile {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i] = parseFile(file)
+			out[i] = l.parseFile(file)
 		})
 	}
 	wg.Wait()
@@ -228,9 +255,9 @@ func parseFiles(files []string) []parsedFile {
 
 // parseFile reads file and parses it into a node tree. A file must hold a
 // single YAML document.
-func parseFile(file string) parsedFile {
+func (l *loader) parseFile(file string) parsedFile {
 	p := parsedFile{path: file}
-	data, err := readFile(file, maxConfigFileSize)
+	data, err := l.readConfigFile(file)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -299,6 +326,42 @@ func lineWithIndentTab(data []byte, line int) int {
 		}
 	}
 	return line
+}
+
+// readConfigFile reads a configuration file, from the overlay if it has
+// the file.
+func (l *loader) readConfigFile(name string) ([]byte, error) {
+	if data, ok := l.opts.Overlay[filepath.Clean(name)]; ok {
+		if data == nil {
+			return nil, fs.ErrNotExist
+		}
+		return data, nil
+	}
+	return readFile(name, maxConfigFileSize)
+}
+
+// glob is filepath.Glob over the disk with the overlay applied: overlay
+// files match even if absent, and hidden files do not.
+func (l *loader) glob(pattern string) ([]string, error) {
+	matches, err := filepath.Glob(pattern)
+	if err != nil || len(l.opts.Overlay) == 0 {
+		return matches, err
+	}
+	out := matches[:0]
+	for _, m := range matches {
+		if data, ok := l.opts.Overlay[filepath.Clean(m)]; !ok || data != nil {
+			out = append(out, m)
+		}
+	}
+	for name, data := range l.opts.Overlay {
+		if data == nil || slices.Contains(out, name) {
+			continue
+		}
+		if ok, _ := filepath.Match(filepath.Clean(pattern), name); ok {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // readSecretFile reads a secret from name, relative to the directory of

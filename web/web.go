@@ -24,6 +24,12 @@ type Options struct {
 	// ExternalURL is the URL users reach apiwatch at. The pages link
 	// relatively and do not use it yet.
 	ExternalURL *url.URL
+	// Reloader serves POST /-/reload when EnableLifecycle is set, and the
+	// company admin API when EnableAdminAPI is set. Both are off by default,
+	// as in Prometheus, because they change what apiwatch does.
+	Reloader        Reloader
+	EnableLifecycle bool
+	EnableAdminAPI  bool
 }
 
 // Handler routes apiwatch's HTTP endpoints.
@@ -49,6 +55,7 @@ func New(opts Options) *Handler {
 	h.mux.HandleFunc("GET /api/v1/status", h.apiStatus)
 	h.mux.HandleFunc("GET /api/v1/endpoints/{company}/{endpoint}", h.apiEndpoint)
 	h.mux.HandleFunc("GET /{$}", h.statusPage)
+	h.routeLifecycle()
 	return h
 }
 
@@ -157,15 +164,17 @@ func (h *Handler) apiEndpoint(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, out)
 }
 
-// errorJSON is the body of an API error response.
+// errorJSON is the body of an API error response. Problems lists the
+// configuration problems that made a change invalid, one per entry.
 type errorJSON struct {
-	Error string `json:"error"`
+	Error    string   `json:"error"`
+	Problems []string `json:"problems,omitempty"`
 }
 
-func (h *Handler) writeError(w http.ResponseWriter, code int, msg string) {
+func (h *Handler) writeError(w http.ResponseWriter, code int, msg string, problems ...string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	h.encodeJSON(w, errorJSON{Error: msg})
+	h.encodeJSON(w, errorJSON{Error: msg, Problems: problems})
 }
 
 func (h *Handler) writeJSON(w http.ResponseWriter, v any) {

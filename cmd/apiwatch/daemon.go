@@ -34,8 +34,12 @@ type daemonFlags struct {
 	externalURL string
 	concurrency int
 	historySize int
-	web         *toolkitweb.FlagConfig
-	log         *promslog.Config
+	// enableLifecycle turns on POST /-/reload, and enableAdminAPI the
+	// company API that writes files under conf.d.
+	enableLifecycle bool
+	enableAdminAPI  bool
+	web             *toolkitweb.FlagConfig
+	log             *promslog.Config
 }
 
 func runDaemon(f *daemonFlags) int {
@@ -52,6 +56,11 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	// down through the same path instead of killing the process.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads; caught from the start, it waits until the reloader
+	// runs instead of killing the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	cfg, err := config.LoadFile(f.configFile)
 	if err != nil {
@@ -106,14 +115,41 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	mgr.ApplyConfig(cfg)
-	if err := notifier.ApplyConfig(cfg); err != nil {
+	// apply makes a loaded configuration the running one. The notifier goes
+	// first because it can fail (an Alertmanager's TLS files unreadable),
+	// and a failed apply must leave the previous configuration in place.
+	apply := func(cfg *config.Config) error {
+		if err := notifier.ApplyConfig(cfg); err != nil {
+			return err
+		}
+		ch := mgr.ApplyConfig(cfg)
+		logger.Info("Endpoints applied", "added", ch.Added, "kept", ch.Kept, "removed", ch.Removed)
+		return nil
+	}
+	if err := apply(cfg); err != nil {
+		return err
+	}
+	reloader, err := config.NewReloader(config.ReloaderOptions{
+		File:       f.configFile,
+		Apply:      apply,
+		Logger:     logger,
+		Registerer: reg,
+	}, cfg)
+	if err != nil {
 		return err
 	}
 	logger.Info("Starting apiwatch", "version", version.Info(), "build_context", version.BuildContext(),
 		"config_file", f.configFile, "companies", len(cfg.Companies), "endpoints", countEndpoints(cfg))
 
-	handler := web.New(web.Options{Logger: logger, Manager: mgr, Gatherer: reg, ExternalURL: externalURL})
+	handler := web.New(web.Options{
+		Logger:          logger,
+		Manager:         mgr,
+		Gatherer:        reg,
+		ExternalURL:     externalURL,
+		Reloader:        reloader,
+		EnableLifecycle: f.enableLifecycle,
+		EnableAdminAPI:  f.enableAdminAPI,
+	})
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- toolkitweb.ListenAndServe(server, f.web, logger) }()
@@ -124,6 +160,11 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	go func() {
 		defer close(notifierDone)
 		notifier.Run(ctx)
+	}()
+	go func() {
+		if err := reloader.Run(ctx, hup); err != nil {
+			logger.Error("Watching the configuration files stopped; SIGHUP and /-/reload still reload", "err", err)
+		}
 	}()
 
 	select {

@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/apiwatch/apiwatch/alerting"
 	"github.com/apiwatch/apiwatch/config"
+	"github.com/apiwatch/apiwatch/internal/atomicfile"
 )
 
 // defaultListenAddress is apiwatch's port, used in the flag default, the
@@ -45,6 +45,11 @@ func run(args []string) int {
 		Default("2000").IntVar(&f.concurrency)
 	app.Flag("history.size", "Number of recent checks kept in memory per endpoint and served by "+
 		"/api/v1/endpoints/<company>/<endpoint>.").Default("100").IntVar(&f.historySize)
+	app.Flag("web.enable-lifecycle", "Enable reloading the configuration through HTTP: POST /-/reload.").
+		BoolVar(&f.enableLifecycle)
+	app.Flag("web.enable-admin-api", "Enable the company admin API (GET, PUT and DELETE "+
+		"/api/v1/companies/<name>), which writes conf.d/<name>.yml beside the configuration file. "+
+		"Protect it with --web.config.file.").BoolVar(&f.enableAdminAPI)
 	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	f.log = &promslog.Config{}
 	promslogflag.AddFlags(app, f.log)
@@ -103,35 +108,9 @@ func alertmanagerConfig(file, output string) int {
 		os.Stdout.Write(out)
 		return 0
 	}
-	if err := writeFileAtomic(output, out, 0o600); err != nil {
+	if err := atomicfile.Write(output, out, 0o600); err != nil {
 		fmt.Fprintf(os.Stderr, "apiwatch: %v\n", err)
 		return 1
 	}
 	return 0
-}
-
-// writeFileAtomic writes data to a temporary file beside name and renames
-// it over name, so that a reader never sees half a file.
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
