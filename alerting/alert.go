@@ -24,7 +24,9 @@ const (
 )
 
 // alertNameFor returns the alert an endpoint in state s should have firing,
-// if any.
+// if any. An endpoint has at most one firing alert: when its state moves
+// from one alert's to another's, the first resolves and the second fires.
+// Every name it returns must be listed in alertNames.
 func alertNameFor(s collector.State) (string, bool) {
 	if s == collector.StateDown {
 		return AlertEndpointDown, true
@@ -63,8 +65,6 @@ type alert struct {
 
 	// nextSend is when the alert is next put on the queues.
 	nextSend time.Time
-	// seq counts changes, so a queue entry can tell it is stale.
-	seq uint64
 }
 
 func (a *alert) firing() bool { return a.ResolvedAt.IsZero() }

@@ -15,19 +15,20 @@ type Window struct {
 	Duration   time.Duration
 }
 
-// activeAt reports whether t falls inside the window.
+// activeAt reports whether t falls inside the window. A window includes
+// its start and excludes its end, for fixed and recurring windows alike.
 func (w Window) activeAt(t time.Time) bool {
 	if w.Schedule == nil {
 		return !t.Before(w.Start) && t.Before(w.End)
 	}
-	// The latest start at or before t is the first start after t-Duration,
-	// if that is not after t.
-	s := w.Schedule.Next(t.Add(-w.Duration - time.Nanosecond))
+	// Next returns the first start after t-Duration, so the window that
+	// starts there ends after t. t is inside it if it has started.
+	s := w.Schedule.Next(t.Add(-w.Duration))
 	return !s.IsZero() && !s.After(t)
 }
 
-// maxWindowScan bounds the starts of a recurring window examined by lastEnd,
-// so that a long outage under a frequent schedule cannot stall a check.
+// maxWindowScan bounds the starts of a recurring window that one scan of
+// lastEnd examines, so that a frequent schedule cannot stall a check.
 const maxWindowScan = 10000
 
 // lastEnd returns the latest end of the window in (from, to].
@@ -38,6 +39,28 @@ func (w Window) lastEnd(from, to time.Time) (time.Time, bool) {
 		}
 		return time.Time{}, false
 	}
+	// Only the latest end counts, so scan the most recent span first and
+	// widen it until a window ends in it or the span covers (from, to].
+	// A long outage under a frequent schedule then needs no scan of every
+	// start since the outage began.
+	for span := time.Hour; ; span *= 8 {
+		// The bound on span keeps it from overflowing.
+		if span >= to.Sub(from) || span > maxScanSpan {
+			return w.scanEnds(from, to)
+		}
+		if end, ok := w.scanEnds(to.Add(-span), to); ok {
+			return end, true
+		}
+	}
+}
+
+// maxScanSpan is the longest span lastEnd scans before it scans all of
+// (from, to].
+const maxScanSpan = 100 * 365 * 24 * time.Hour
+
+// scanEnds returns the latest end of the window in (from, to], examining
+// at most maxWindowScan starts from the earliest.
+func (w Window) scanEnds(from, to time.Time) (time.Time, bool) {
 	var last time.Time
 	s := w.Schedule.Next(from.Add(-w.Duration))
 	for range maxWindowScan {

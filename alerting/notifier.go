@@ -2,9 +2,7 @@ package alerting
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/url"
 	"sync"
@@ -15,9 +13,6 @@ import (
 	"github.com/apiwatch/apiwatch/collector"
 	"github.com/apiwatch/apiwatch/storage"
 )
-
-// alertBucket is the storage bucket of alerts.
-const alertBucket = "alerts"
 
 // Defaults for Options fields left zero.
 const (
@@ -33,9 +28,15 @@ const (
 	// reconcileInterval is how often every endpoint's state is compared
 	// with the alerts, beside the checks that transitions trigger.
 	reconcileInterval = 30 * time.Second
+	// tickInterval is how often due resends and the ends of maintenance
+	// windows are checked, and so the precision of both.
+	tickInterval = time.Second
 )
 
 // StatusSource reads endpoint statuses; collector.Manager implements it.
+// The notifier calls it without holding its own locks, but while holding
+// the lock that orders reconciliations, so Status must not call back into
+// the Notifier.
 type StatusSource interface {
 	Status(key collector.Key) (collector.Status, bool)
 }
@@ -58,7 +59,8 @@ type Alertmanager struct {
 	// URL is the base URL, such as http://127.0.0.1:9093.
 	URL *url.URL
 	// Name identifies the Alertmanager in metrics and logs: the URL with
-	// credentials redacted.
+	// credentials redacted. SetAlertmanagers keeps the queue of an
+	// Alertmanager whose name is unchanged.
 	Name    string
 	Client  *http.Client
 	Timeout time.Duration
@@ -80,10 +82,18 @@ type Options struct {
 }
 
 // Notifier keeps the alerts and their delivery.
+//
+// Lock order: reconcileMu, then the StatusSource's locks (released before
+// the next step), then n.mu, then a queue's lock. saveMu and writeMu are
+// taken without n.mu held, and n.mu only briefly inside them.
 type Notifier struct {
 	opts    Options
 	logger  *slog.Logger
 	metrics *metrics
+
+	// reconcileMu orders reconciliations, so that the statuses one reads
+	// are never older than those an earlier one has already acted on.
+	reconcileMu sync.Mutex
 
 	mu       sync.Mutex
 	alerts   map[alertID]*alert
@@ -97,6 +107,8 @@ type Notifier struct {
 	loopsWG  sync.WaitGroup
 	started  bool
 	seq      uint64
+
+	saver saver
 }
 
 // New returns a Notifier with the alerts saved in opts.DB restored.
@@ -117,6 +129,7 @@ func New(opts Options) (*Notifier, error) {
 		alerts:     map[alertID]*alert{},
 		policies:   map[collector.Key]*EndpointPolicy{},
 		maintained: map[collector.Key]bool{},
+		saver:      saver{dirty: map[alertID]struct{}{}},
 	}
 	n.metrics = newMetrics(n)
 	if err := n.metrics.register(opts.Registerer); err != nil {
@@ -126,22 +139,6 @@ func New(opts Options) (*Notifier, error) {
 		return nil, err
 	}
 	return n, nil
-}
-
-func (n *Notifier) restore() error {
-	if n.opts.DB == nil {
-		return nil
-	}
-	return n.opts.DB.ForEach(alertBucket, func(_, v []byte) error {
-		a := &alert{}
-		if err := json.Unmarshal(v, a); err != nil {
-			n.logger.Warn("Ignoring unreadable saved alert", "err", err)
-			return nil
-		}
-		// Send restored alerts at once, so Alertmanager gets a fresh lease.
-		n.alerts[a.ID] = a
-		return nil
-	})
 }
 
 // SetPolicies replaces the alerting policy of every endpoint. Alerts of
@@ -162,165 +159,22 @@ func (n *Notifier) SetPolicies(policies map[collector.Key]*EndpointPolicy) {
 }
 
 // HandleTransition brings the alerts of the endpoint in line with its new
-// state. It is meant for collector.Options.OnTransition.
+// state. It is meant for collector.Options.OnTransition, and must not be
+// called while the StatusSource holds a lock that Status takes.
 func (n *Notifier) HandleTransition(tr collector.Transition) {
 	n.reconcile([]collector.Key{tr.Key})
 }
 
-// reconcileAll checks every endpoint with a policy or an alert.
-func (n *Notifier) reconcileAll() {
-	n.mu.Lock()
-	keys := make([]collector.Key, 0, len(n.policies)+len(n.alerts))
-	for k := range n.policies {
-		keys = append(keys, k)
-	}
-	for id := range n.alerts {
-		if _, ok := n.policies[id.key()]; !ok {
-			keys = append(keys, id.key())
-		}
-	}
-	n.mu.Unlock()
-	n.reconcile(keys)
-}
-
-// reconcile fires, keeps or resolves the alerts of each key so that they
-// match the endpoint's state, saves what changed and queues it.
-func (n *Notifier) reconcile(keys []collector.Key) {
-	now := time.Now()
-	var changed []alertID
-	n.mu.Lock()
-	for _, key := range keys {
-		st, known := n.opts.Statuses.Status(key)
-		changed = n.reconcileKey(key, st, known, now, changed)
-	}
-	n.mu.Unlock()
-	n.commit(changed, true)
-}
-
-// reconcileKey does reconcile's work for one key. The caller holds n.mu.
-func (n *Notifier) reconcileKey(key collector.Key, st collector.Status, known bool, now time.Time, changed []alertID) []alertID {
-	pol := n.policies[key]
-	want, wantOK := "", false
-	if pol != nil && known {
-		want, wantOK = alertNameFor(st.State)
-	}
-	for _, name := range []string{AlertEndpointDown} {
-		id := alertID{Company: key.Company, Endpoint: key.Endpoint, Name: name}
-		a := n.alerts[id]
-		switch {
-		case a != nil && a.firing() && (!wantOK || want != name):
-			resolvedAt, ok := n.resolveTime(a, pol, st, known, now)
-			if !ok {
-				continue
-			}
-			a.ResolvedAt = resolvedAt
-			a.nextSend = now.Add(n.opts.ResendInterval)
-			n.logger.Info("Alert resolved", "alertname", name, "company", key.Company, "endpoint", key.Endpoint,
-				"starts_at", a.StartsAt, "resolved_at", a.ResolvedAt)
-			changed = append(changed, id)
-		case wantOK && want == name && (a == nil || !a.firing()):
-			if inMaintenance(pol.Maintenance, now) {
-				continue
-			}
-			a = &alert{
-				ID:           id,
-				Labels:       alertLabels(name, key, pol),
-				StartsAt:     fireTime(pol.Maintenance, st.Since, now),
-				GeneratorURL: generatorURL(n.opts.ExternalURL, key),
-				nextSend:     now.Add(n.opts.ResendInterval),
-			}
-			n.alerts[id] = a
-			n.logger.Warn("Alert firing", "alertname", name, "company", key.Company, "endpoint", key.Endpoint,
-				"starts_at", a.StartsAt, "reason", st.FailureReason, "message", st.FailureMessage)
-			changed = append(changed, id)
-		}
-	}
-	return changed
-}
-
-// resolveTime returns when a firing alert ended. An endpoint that is gone
-// from the configuration resolves now. Otherwise the state must have been
-// confirmed by a probe that finished after the alert started; a status
-// restored from before the alert (possible after a crash) is not enough,
-// and the alert keeps firing until a probe decides.
-func (n *Notifier) resolveTime(a *alert, pol *EndpointPolicy, st collector.Status, known bool, now time.Time) (time.Time, bool) {
-	if pol == nil || !known {
-		return now, true
-	}
-	if st.LastCheck.Before(a.StartsAt) {
-		return time.Time{}, false
-	}
-	if st.Since.After(a.StartsAt) {
-		return st.Since, true
-	}
-	return now, true
-}
-
-// alertLabels returns the label set of an alert: the endpoint's labels,
-// then the identifying ones, which cannot be overridden.
-func alertLabels(name string, key collector.Key, pol *EndpointPolicy) map[string]string {
-	labels := make(map[string]string, len(pol.Labels)+4)
-	maps.Copy(labels, pol.Labels)
-	labels["alertname"] = name
-	labels["company"] = key.Company
-	labels["endpoint"] = key.Endpoint
-	labels["severity"] = pol.Severity
-	return labels
-}
-
-// commit saves the changed alerts and then queues them on every
-// Alertmanager, so an alert Alertmanager has seen is always on disk.
-func (n *Notifier) commit(ids []alertID, transition bool) {
-	if len(ids) == 0 {
-		return
-	}
-	if err := n.save(ids); err != nil {
-		n.logger.Error("Saving alerts failed; they are sent anyway", "err", err)
-	}
-	n.enqueue(ids, transition)
-}
-
-// save writes the current form of each alert, or deletes it if it is gone.
-func (n *Notifier) save(ids []alertID) error {
-	if n.opts.DB == nil {
-		return nil
-	}
-	puts := map[string][]byte{}
-	var deletes []string
-	n.mu.Lock()
-	for _, id := range ids {
-		a, ok := n.alerts[id]
-		if !ok {
-			deletes = append(deletes, id.storageKey())
-			continue
-		}
-		b, err := json.Marshal(a)
-		if err != nil {
-			n.mu.Unlock()
-			return err
-		}
-		puts[id.storageKey()] = b
-	}
-	n.mu.Unlock()
-	return n.opts.DB.Batch(alertBucket, puts, deletes)
-}
-
-func (n *Notifier) enqueue(ids []alertID, transition bool) {
-	n.mu.Lock()
-	loops := n.loops
-	n.seq++
-	seq := n.seq
-	n.mu.Unlock()
-	for _, l := range loops {
-		for _, id := range ids {
-			l.push(id, transition, seq)
-		}
-	}
-}
-
-// Run resends alerts, forgets resolved ones after the retention period,
-// watches maintenance windows and delivers until ctx ends.
+// Run resends alerts, deletes resolved ones after the retention period,
+// watches maintenance windows and delivers until ctx ends. When ctx ends,
+// each Alertmanager's queue gets one last, short attempt (see drainTimeout)
+// before Run returns.
 func (n *Notifier) Run(ctx context.Context) {
+	// Everything restored goes out at once. It is queued before the loops
+	// start, so that it goes out in their first batches and not twice.
+	n.reconcileAll()
+	n.enqueue(n.alertIDs(), false)
+
 	n.mu.Lock()
 	n.loopsCtx = ctx
 	n.started = true
@@ -329,11 +183,7 @@ func (n *Notifier) Run(ctx context.Context) {
 	}
 	n.mu.Unlock()
 
-	// Everything restored goes out at once.
-	n.reconcileAll()
-	n.enqueue(n.alertIDs(), false)
-
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
 	lastReconcile := time.Now()
 	for {
@@ -362,8 +212,29 @@ func (n *Notifier) alertIDs() []alertID {
 	return ids
 }
 
-// resendDue queues the alerts whose resend time has come and forgets
-// resolved alerts past retention that every Alertmanager has received.
+// enqueue puts the alerts on every Alertmanager's queue. transition marks
+// a change of state rather than a periodic resend.
+func (n *Notifier) enqueue(ids []alertID, transition bool) {
+	if len(ids) == 0 {
+		return
+	}
+	n.mu.Lock()
+	loops := n.loops
+	n.seq++
+	seq := n.seq
+	n.mu.Unlock()
+	for _, l := range loops {
+		for _, id := range ids {
+			l.push(id, transition, seq)
+		}
+	}
+}
+
+// resendDue queues the alerts whose resend time has come and deletes
+// resolved alerts past retention that no Alertmanager's queue still holds.
+// It visits every alert once per tickInterval: BenchmarkResendDue measured
+// about 0.14 ms for ten thousand alerts on a 2-core AMD EPYC, so a queue
+// ordered by due time is not worth its complexity at that scale.
 func (n *Notifier) resendDue(now time.Time) {
 	var due, forgotten []alertID
 	n.mu.Lock()
@@ -416,21 +287,27 @@ func (n *Notifier) checkMaintenanceEnds(now time.Time) {
 
 // render builds the payload for a batch at send time, refreshing the
 // annotations of firing alerts from the endpoint's latest status. Alerts
-// forgotten meanwhile are left out.
+// forgotten meanwhile are left out. The statuses are read before n.mu is
+// taken, so a slow StatusSource never holds up reconciliation.
 func (n *Notifier) render(batch []batchEntry, now time.Time) []*alertPayload {
-	lease := leaseFactor * n.opts.ResendInterval
+	statuses := make(map[collector.Key]collector.Status, len(batch))
+	for _, b := range batch {
+		if st, known := n.opts.Statuses.Status(b.id.key()); known {
+			statuses[b.id.key()] = st
+		}
+	}
 	out := make([]*alertPayload, 0, len(batch))
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	lease := leaseFactor * n.opts.ResendInterval
 	for _, b := range batch {
 		a, ok := n.alerts[b.id]
 		if !ok {
 			continue
 		}
-		if pol := n.policies[b.id.key()]; pol != nil && a.firing() {
-			if st, known := n.opts.Statuses.Status(b.id.key()); known {
-				a.Annotations = annotationsFor(b.id.Name, b.id.key(), pol, st)
-			}
+		pol := n.policies[b.id.key()]
+		if st, known := statuses[b.id.key()]; known && pol != nil && a.firing() {
+			a.Annotations = annotationsFor(b.id.Name, b.id.key(), pol, st)
 		}
 		out = append(out, &alertPayload{id: b.id, alert: a.postable(now, lease)})
 	}
@@ -441,6 +318,14 @@ func (n *Notifier) maxBatchSize() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.opts.MaxBatchSize
+}
+
+// maxBackoff returns the longest wait between two attempts to deliver to
+// a failing Alertmanager.
+func (n *Notifier) maxBackoff() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return max(minBackoff, min(maxBackoff, n.opts.ResendInterval/2))
 }
 
 func firstPositive[T int | time.Duration](v, def T) T {

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -86,19 +87,23 @@ func RenderAlertmanagerConfig(cfg *config.Config) ([]byte, error) {
 		return nil, err
 	}
 	// Created in the order Alertmanager's documentation lists them.
+	if err := checkGlobals(root, cfg.Companies); err != nil {
+		return nil, err
+	}
 	route := mappingChild(root, "route", yaml.MappingNode)
 	receivers := mappingChild(root, "receivers", yaml.SequenceNode)
-	names := map[string]bool{}
+	// names maps each receiver name taken to where it comes from.
+	names := map[string]string{}
 	for _, rc := range receivers.Content {
 		if n := scalarChild(rc, "name"); n != "" {
-			names[n] = true
+			names[n] = "the routing template already has a receiver of that name"
 		}
 	}
 	if scalarChild(route, "receiver") == "" {
 		setChild(route, "receiver", DefaultReceiver)
-		if !names[DefaultReceiver] {
+		if names[DefaultReceiver] == "" {
 			receivers.Content = append(receivers.Content, encodeNode(amReceiver{Name: DefaultReceiver}))
-			names[DefaultReceiver] = true
+			names[DefaultReceiver] = "apiwatch names the receiver of unmatched alerts so"
 		}
 	}
 	setIfAbsent(route, "group_by", r.GroupBy, defaultGroupBy)
@@ -108,10 +113,10 @@ func RenderAlertmanagerConfig(cfg *config.Config) ([]byte, error) {
 
 	var companyRoutes []*yaml.Node
 	for _, c := range cfg.Companies {
-		if names[c.Name] {
-			return nil, fmt.Errorf("company %q: the template already has a receiver of that name; rename one of them", c.Name)
+		if taken := names[c.Name]; taken != "" {
+			return nil, fmt.Errorf("company %q: %s: rename the company or the template's receiver", c.Name, taken)
 		}
-		names[c.Name] = true
+		names[c.Name] = "another company has that name"
 		receivers.Content = append(receivers.Content, encodeNode(companyReceiver(c, r.SMS)))
 		companyRoutes = append(companyRoutes, encodeNode(amRoute{
 			Receiver: c.Name,
@@ -161,6 +166,53 @@ func companyReceiver(c *config.Company, sms config.SMSSettings) amReceiver {
 	return rc
 }
 
+// checkGlobals rejects contacts that need a global setting the template
+// lacks, with the company and the key to add, instead of leaving the
+// problem to Alertmanager's "no global SMTP smarthost set". Alertmanager
+// 0.25 rejects email without global smtp_smarthost and smtp_from, and
+// Slack without an api_url or a global slack_api_url (or _file). Its SNS
+// check needs only a target (the phone number here) and access_key with
+// secret_key; it does not require a region, which may come from the AWS
+// environment of the Alertmanager process, so sms contacts are not
+// checked here.
+func checkGlobals(root *yaml.Node, companies []*config.Company) error {
+	global := childNode(root, "global")
+	var errs []error
+	for _, c := range companies {
+		if len(c.Contacts.Email) > 0 {
+			for _, key := range []string{"smtp_smarthost", "smtp_from"} {
+				if scalarChild(global, key) == "" {
+					errs = append(errs, fmt.Errorf(
+						"company %q: email contacts need global.%s in the routing template (alerting.routing.template_file)",
+						c.Name, key))
+				}
+			}
+		}
+		for i, s := range c.Contacts.Slack {
+			if s.APIURL.IsZero() && scalarChild(global, "slack_api_url") == "" &&
+				scalarChild(global, "slack_api_url_file") == "" {
+				errs = append(errs, fmt.Errorf(
+					"company %q: contacts.slack[%d] has no api_url: set it, or global.slack_api_url in the routing template",
+					c.Name, i))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// childNode returns the value of key in mapping n, or nil.
+func childNode(n *yaml.Node, key string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
 // loadTemplate parses the routing template into a mapping node, or returns
 // an empty mapping if there is none.
 func loadTemplate(file string) (*yaml.Node, error) {
@@ -208,11 +260,11 @@ func mappingChild(n *yaml.Node, key string, kind yaml.Kind) *yaml.Node {
 	return v
 }
 
+// scalarChild returns the value of key in mapping n if it is a scalar,
+// or "".
 func scalarChild(n *yaml.Node, key string) string {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.ScalarNode {
-			return n.Content[i+1].Value
-		}
+	if v := childNode(n, key); v != nil && v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+		return v.Value
 	}
 	return ""
 }

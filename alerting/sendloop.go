@@ -11,13 +11,20 @@ import (
 )
 
 // Retry timing of a failing Alertmanager: the wait doubles from
-// minBackoff up to maxBackoff. maxBackoff is well under the default resend
-// interval, so alerts reach an Alertmanager that comes back within one
+// minBackoff up to maxBackoff, or up to half the resend interval if that
+// is shorter, so alerts reach an Alertmanager that comes back within one
 // resend interval.
 const (
 	minBackoff = 500 * time.Millisecond
 	maxBackoff = 10 * time.Second
 )
+
+// drainTimeout bounds the last attempt to deliver the queues when the
+// notifier stops. Every alert is saved and sent again at the next start,
+// and a firing alert's lease outlasts a short restart, so the drain only
+// spares Alertmanager a late resolve on a deliberate stop. It is short
+// because a hanging Alertmanager must not hold up shutdown.
+const drainTimeout = 2 * time.Second
 
 // alertPayload is an alert rendered for one send.
 type alertPayload struct {
@@ -75,8 +82,16 @@ func (l *sendLoop) push(id alertID, transition bool, seq uint64) {
 	}
 }
 
-func (l *sendLoop) run(ctx context.Context) {
+// run delivers the queue until ctx ends. If the notifier is stopping
+// (stopping has ended too, rather than the loop being removed), it drains
+// the queue once before it returns.
+func (l *sendLoop) run(ctx, stopping context.Context) {
 	defer close(l.done)
+	defer func() {
+		if stopping.Err() != nil {
+			l.drain()
+		}
+	}()
 	backoff := minBackoff
 	var lastErr string
 	for {
@@ -114,7 +129,25 @@ func (l *sendLoop) run(ctx context.Context) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, maxBackoff)
+			backoff = min(2*backoff, l.n.maxBackoff())
+		}
+	}
+}
+
+// drain makes one attempt to deliver each batch still queued, within
+// drainTimeout, and stops at the first failure.
+func (l *sendLoop) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		batch := l.queue.peek(l.n.maxBatchSize())
+		if len(batch) == 0 {
+			return
+		}
+		if err := l.send(ctx, batch); err != nil {
+			l.n.logger.Warn("Alerts left undelivered at shutdown; they are sent again at the next start",
+				"alertmanager", l.name, "queued", l.queue.len(), "err", err)
+			return
 		}
 	}
 }
@@ -158,23 +191,41 @@ func (n *Notifier) startLoop(l *sendLoop) {
 	n.loopsWG.Add(1)
 	go func() {
 		defer n.loopsWG.Done()
-		l.run(ctx)
+		l.run(ctx, n.loopsCtx)
 	}()
 }
 
-// SetAlertmanagers replaces the set of Alertmanagers. A loop whose
-// Alertmanager is unchanged keeps its queue; a new Alertmanager gets every
-// current alert at once.
+// SetAlertmanagers replaces the set of Alertmanagers. An Alertmanager is
+// identified by its Name, the redacted URL: one whose name is unchanged
+// keeps its loop, queue and metrics, and takes the new client settings
+// (such as a changed password). A new Alertmanager gets every current alert
+// at once.
 func (n *Notifier) SetAlertmanagers(ams []Alertmanager) {
 	n.mu.Lock()
 	old := map[string]*sendLoop{}
 	for _, l := range n.loops {
-		old[l.dest.Load().am.URL.String()] = l
+		old[l.name] = l
 	}
+	kept := map[string]bool{}
+	for _, am := range ams {
+		if _, ok := old[am.Name]; ok {
+			kept[am.Name] = true
+		}
+	}
+	// Remove the series of the loops that go before the new loops create
+	// theirs, so no new series is deleted by a name it shares.
+	for name, l := range old {
+		if !kept[name] {
+			if l.cancel != nil {
+				l.cancel()
+			}
+			n.metrics.removeAlertmanager(l)
+		}
+	}
+
 	var loops, added []*sendLoop
 	for _, am := range ams {
-		if l, ok := old[am.URL.String()]; ok {
-			delete(old, am.URL.String())
+		if l, ok := old[am.Name]; ok {
 			l.setAlertmanager(am)
 			loops = append(loops, l)
 			continue
@@ -186,13 +237,8 @@ func (n *Notifier) SetAlertmanagers(ams []Alertmanager) {
 			n.startLoop(l)
 		}
 	}
-	for _, l := range old {
-		if l.cancel != nil {
-			l.cancel()
-		}
-		n.metrics.removeAlertmanager(l)
-	}
 	n.loops = loops
+
 	ids := make([]alertID, 0, len(n.alerts))
 	for id := range n.alerts {
 		ids = append(ids, id)
@@ -200,6 +246,7 @@ func (n *Notifier) SetAlertmanagers(ams []Alertmanager) {
 	n.seq++
 	seq := n.seq
 	n.mu.Unlock()
+
 	for _, l := range added {
 		for _, id := range ids {
 			l.push(id, false, seq)

@@ -43,6 +43,9 @@ type AlertmanagerConfig struct {
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// HTTPClientConfig holds basic_auth, authorization, bearer_token,
 	// tls_config, proxy_url and the other Prometheus HTTP client settings.
+	// NOTE: prometheus/common's Secret hides itself only in YAML and JSON.
+	// fmt prints a password in clear once it reaches the struct that holds
+	// it (such as *BasicAuth), so never format these settings for a log.
 	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
 }
 

@@ -13,6 +13,39 @@ var invalidConfigs = []struct {
 	name string
 	want []string
 }{
+	{"alerting-alertmanager-url", []string{
+		"testdata/invalid/alerting-alertmanager-url.yml:3:12: alerting.alertmanagers[0].url: unsupported scheme \"ftp\": use http or https",
+		"testdata/invalid/alerting-alertmanager-url.yml:4:12: alerting.alertmanagers[1].url: missing host: give the Alertmanager's base URL, such as http://127.0.0.1:9093",
+		"testdata/invalid/alerting-alertmanager-url.yml:5:12: alerting.alertmanagers[2].url: invalid URL: missing ']' in host (the URL is not shown because it may contain credentials)",
+		"testdata/invalid/alerting-alertmanager-url.yml:6:7: alerting.alertmanagers[3].url: missing url: give the Alertmanager's base URL, such as http://127.0.0.1:9093",
+		"testdata/invalid/alerting-alertmanager-url.yml:7:12: alerting.alertmanagers[4].url: missing scheme: give the Alertmanager's base URL, such as http://127.0.0.1:9093",
+		"testdata/invalid/alerting-alertmanager-url.yml:8:6: alerting.alertmanagers[5]: empty alertmanager entry",
+	}},
+	{"alerting-basic-auth-unknown-key", []string{
+		"testdata/invalid/alerting-basic-auth-unknown-key.yml:6:9: alerting.alertmanagers[0].basic_auth: unknown field \"pasword\", did you mean \"password\"?",
+	}},
+	{"alerting-duplicate-alertmanager", []string{
+		"testdata/invalid/alerting-duplicate-alertmanager.yml:5:12: alerting.alertmanagers[2].url: same Alertmanager as alertmanagers[0]",
+		"testdata/invalid/alerting-duplicate-alertmanager.yml:6:12: alerting.alertmanagers[3].url: same Alertmanager as alertmanagers[1]",
+	}},
+	{"alerting-http-client", []string{
+		"testdata/invalid/alerting-http-client.yml:3:7: alerting.alertmanagers[0]: invalid HTTP client settings: at most one of basic_auth, oauth2 & authorization must be configured",
+		"testdata/invalid/alerting-http-client.yml:11:9: alerting.alertmanagers[1].tls_config: unknown field \"insecure_skip_verfy\", did you mean \"insecure_skip_verify\"?",
+		"testdata/invalid/alerting-http-client.yml:13:25: alerting.alertmanagers[2].follow_redirects: invalid value \"maybe\": expected true or false",
+	}},
+	{"alerting-numbers", []string{
+		"testdata/invalid/alerting-numbers.yml:4:16: alerting.alertmanagers[0].timeout: must be longer than 0s",
+		"testdata/invalid/alerting-numbers.yml:5:20: alerting.resend_interval: 500ms is shorter than the minimum 1s",
+		"testdata/invalid/alerting-numbers.yml:6:23: alerting.resolved_retention: must be longer than 0s",
+		"testdata/invalid/alerting-numbers.yml:7:19: alerting.queue_capacity: must be at least 1, got 0",
+		"testdata/invalid/alerting-numbers.yml:8:19: alerting.max_batch_size: must be at least 1, got -1",
+	}},
+	{"alerting-wrong-types", []string{
+		"testdata/invalid/alerting-wrong-types.yml:2:3: alerting.alertmanagers: expected a list, got a mapping",
+		"testdata/invalid/alerting-wrong-types.yml:4:20: alerting.resend_interval: invalid duration \"soon\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
+		"testdata/invalid/alerting-wrong-types.yml:5:19: alerting.queue_capacity: invalid value \"many\": expected a whole number",
+		"testdata/invalid/alerting-wrong-types.yml:7:15: alerting.routing.group_by: invalid value \"alertname\": expected a list",
+	}},
 	{"alias-bad-value", []string{
 		"testdata/invalid/alias-bad-value.yml:6:19: company \"acme\": endpoint \"api\": interval: invalid duration \"fast\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
 		"testdata/invalid/alias-bad-value.yml:9:18: company \"acme\": endpoint \"web\": timeout: invalid duration \"fast\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
@@ -29,6 +62,20 @@ var invalidConfigs = []struct {
 	}},
 	{"bad-merge", []string{
 		"testdata/invalid/bad-merge.yml:4:13: company \"acme\": endpoint \"api\": invalid merge: the value of << must be a mapping or a list of mappings",
+	}},
+	{"contacts-sms", []string{
+		"testdata/invalid/contacts-sms.yml:6:11: company \"acme\": contacts.sms[1]: invalid phone number \"15551234567\": use E.164 form, such as +15551234567",
+		"testdata/invalid/contacts-sms.yml:7:11: company \"acme\": contacts.sms[2]: invalid phone number \"+0123456789\": use E.164 form, such as +15551234567",
+		"testdata/invalid/contacts-sms.yml:8:11: company \"acme\": contacts.sms[3]: invalid phone number \"+1 555 123 4567\": use E.164 form, such as +15551234567",
+		"testdata/invalid/contacts-sms.yml:9:11: company \"acme\": contacts.sms[4]: invalid phone number \"+1234567\": use E.164 form, such as +15551234567",
+		"testdata/invalid/contacts-sms.yml:10:11: company \"acme\": contacts.sms[5]: invalid phone number \"+1234567890123456\": use E.164 form, such as +15551234567",
+	}},
+	{"contacts-webhook-slack", []string{
+		"testdata/invalid/contacts-webhook-slack.yml:5:11: company \"acme\": contacts.webhook[0]: set exactly one of url and url_file",
+		"testdata/invalid/contacts-webhook-slack.yml:7:11: company \"acme\": contacts.webhook[1]: set exactly one of url and url_file",
+		"testdata/invalid/contacts-webhook-slack.yml:8:16: company \"acme\": contacts.webhook[2].url: invalid webhook URL: use an absolute URL such as https://api.example.com/health",
+		"testdata/invalid/contacts-webhook-slack.yml:10:11: company \"acme\": contacts.slack[0]: set exactly one of api_url and api_url_file",
+		"testdata/invalid/contacts-webhook-slack.yml:13:11: company \"acme\": contacts.slack[1].channel: missing channel, such as \"#oncall\"",
 	}},
 	{"duplicate-company-include", []string{
 		"testdata/invalid/duplicate-company-include.d/acme.yml:6:11: company \"acme\": name: duplicate company name, first defined at testdata/invalid/duplicate-company-include.yml:3:11",
@@ -84,6 +131,24 @@ var invalidConfigs = []struct {
 		"testdata/invalid/labels.yml:11:11: company \"acme\": endpoint \"api\": labels.__name__: label name \"__name__\" is reserved: apiwatch sets company, endpoint, alertname and severity, and names starting with __ are internal to Prometheus",
 		"testdata/invalid/labels.yml:12:11: company \"acme\": endpoint \"api\": labels.severity: label name \"severity\" is reserved: apiwatch sets company, endpoint, alertname and severity, and names starting with __ are internal to Prometheus",
 	}},
+	{"maintenance", []string{
+		"testdata/invalid/maintenance.yml:4:9: company \"acme\": maintenance[0]: set either start and end, or schedule and duration, not both",
+		"testdata/invalid/maintenance.yml:9:14: company \"acme\": maintenance[1].end: end 2026-12-05T02:00:00Z is not after start 2026-12-05T04:00:00Z",
+		"testdata/invalid/maintenance.yml:11:14: company \"acme\": maintenance[2].end: end 2026-12-05T03:00:00Z is not after start 2026-12-05T04:00:00+01:00",
+		"testdata/invalid/maintenance.yml:12:9: company \"acme\": maintenance[3].duration: missing duration: how long each window lasts, such as 2h",
+		"testdata/invalid/maintenance.yml:13:19: company \"acme\": maintenance[4].schedule: invalid cron expression: end of range (25) above maximum (23): 25",
+		"testdata/invalid/maintenance.yml:17:20: company \"acme\": maintenance[5].time_zone: applies only to a recurring window: give start and end with their zone offset instead",
+		"testdata/invalid/maintenance.yml:18:9: company \"acme\": maintenance[6].end: missing end",
+		"testdata/invalid/maintenance.yml:19:9: company \"acme\": maintenance[7].start: missing start",
+		"testdata/invalid/maintenance.yml:20:9: company \"acme\": maintenance[8].schedule: missing schedule: a cron expression for the start of each window",
+		"testdata/invalid/maintenance.yml:21:9: company \"acme\": maintenance[9]: empty window: set start and end, or schedule and duration",
+		"testdata/invalid/maintenance.yml:22:8: company \"acme\": maintenance[10]: empty maintenance entry",
+		"testdata/invalid/maintenance.yml:25:20: company \"acme\": maintenance[11].time_zone: unknown time zone \"Mars/Olympus\": use an IANA name such as Europe/Berlin",
+		"testdata/invalid/maintenance.yml:30:13: company \"acme\": endpoint \"api\": maintenance[0]: empty window: set start and end, or schedule and duration",
+		"testdata/invalid/maintenance.yml:33:16: company \"globex\": maintenance[0].start: invalid time \"2026-12-05 02:00\": use RFC 3339 with a zone, such as 2026-12-05T02:00:00Z",
+		"testdata/invalid/maintenance.yml:40:23: company \"globex\": endpoint \"api\": maintenance[0].duration: invalid duration \"2 hours\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
+		"testdata/invalid/maintenance.yml:44:19: company \"initech\": maintenance[0].duration: invalid duration \"-1h\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
+	}},
 	{"many-problems", []string{
 		"testdata/invalid/many-problems.yml:8:9: company \"acme\": endpoint \"api\": unknown field \"intervl\", did you mean \"interval\"?",
 		"testdata/invalid/many-problems.yml:10:14: company \"acme\": endpoint \"web\": url: unsupported scheme \"ftp\": use http or https",
@@ -128,6 +193,20 @@ var invalidConfigs = []struct {
 	}},
 	{"routing-key-file-missing", []string{
 		"testdata/invalid/routing-key-file-missing.yml:5:29: company \"acme\": contacts.pagerduty[0].routing_key_file: reading the file: open testdata/invalid/secrets/does-not-exist.key: no such file or directory",
+	}},
+	{"routing-template-missing", []string{
+		"testdata/invalid/routing-template-missing.yml:3:20: alerting.routing.template_file: reading the file: open testdata/invalid/no-such-template.yml: no such file or directory",
+		"testdata/invalid/routing-template-missing.yml:4:27: alerting.routing.group_by[1]: invalid label name \"bad-label\"",
+		"testdata/invalid/routing-template-missing.yml:5:17: alerting.routing.group_wait: must be longer than 0s",
+		"testdata/invalid/routing-template-missing.yml:6:21: alerting.routing.group_interval: invalid duration \"soon\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
+		"testdata/invalid/routing-template-missing.yml:8:16: alerting.routing.sms.api_url: invalid URL: use an absolute URL such as https://api.example.com/health",
+		"testdata/invalid/routing-template-missing.yml:9:7: alerting.routing.sms.sigv4: set both access_key and secret_key, or neither to use the AWS environment of the Alertmanager process",
+	}},
+	{"severity", []string{
+		"testdata/invalid/severity.yml:3:15: company \"acme\": severity: empty: give a severity such as critical or warning",
+		"testdata/invalid/severity.yml:7:19: company \"acme\": endpoint \"api\": severity: invalid severity \"Very Bad\": use a word of up to 32 letters, digits, '_' and '-', such as critical or warning",
+		"testdata/invalid/severity.yml:10:9: company \"acme\": endpoint \"list\": severity: expected a string, got a list",
+		"testdata/invalid/severity.yml:13:22: company \"acme\": endpoint \"runbook\": runbook_url: invalid URL: use an absolute URL such as https://api.example.com/health",
 	}},
 	{"status", []string{
 		"testdata/invalid/status.yml:6:26: company \"acme\": endpoint \"six-hundred\": expect.status: invalid status \"600\": use a code from 100 to 599 or a class from 1xx to 5xx",

@@ -5,10 +5,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
+
+// alertmanagerURLExample ends the errors about an Alertmanager's URL.
+const alertmanagerURLExample = "give the Alertmanager's base URL, such as http://127.0.0.1:9093"
+
+// severityPattern matches a severity: a short word of letters, digits, '_'
+// and '-', starting with a letter. Alertmanager matches label values
+// exactly, so a value with spaces or punctuation is most likely a mistake
+// that would make routes and inhibit rules miss the alert.
+var severityPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]{0,31}$`)
 
 // e164 matches an international phone number: a plus sign, then 8 to 15
 // digits, the first not 0.
@@ -24,7 +34,10 @@ func (l *loader) validateAlerting(cfg *Config) {
 	a := &cfg.Alerting
 	it := item{file: cfg.File, node: root}
 	at := func(path ...any) []any { return append([]any{"alerting"}, path...) }
-	set := func(key string) bool { return isSet(node, key) && l.fieldOK(&cfg.Alerting, key) }
+	set := func(key string) bool {
+		_, v := lookup(node, key)
+		return isSet(node, key) && !l.decodeFailed(cfg.File, v)
+	}
 	if set("resend_interval") && a.ResendInterval < MinInterval {
 		l.errorf(it, at("resend_interval"), "%s is shorter than the minimum %s", a.ResendInterval, MinInterval)
 	}
@@ -48,12 +61,14 @@ func (l *loader) validateAlerting(cfg *Config) {
 			continue
 		}
 		l.validateAlertmanager(cfg, am, it, path)
-		if am.URL.URL != nil {
-			if first, dup := seen[am.URL.URL.String()]; dup {
-				l.errorf(it, append(path, "url"), "same Alertmanager as alertmanagers[%d]", first)
-			} else {
-				seen[am.URL.URL.String()] = i
-			}
+		if am.URL.URL == nil {
+			continue
+		}
+		key := alertmanagerKey(am.URL.URL)
+		if first, dup := seen[key]; dup {
+			l.errorf(it, append(path, "url"), "same Alertmanager as alertmanagers[%d]", first)
+		} else {
+			seen[key] = i
 		}
 	}
 	l.validateRouting(cfg, it)
@@ -61,13 +76,18 @@ func (l *loader) validateAlerting(cfg *Config) {
 
 func (l *loader) validateAlertmanager(cfg *Config, am *AlertmanagerConfig, it item, path []any) {
 	at := func(key string) []any { return append(slices.Clone(path), key) }
+	_, urlNode := lookup(nodeAt(it.node, path), "url")
 	switch u := am.URL.URL; {
+	case l.decodeFailed(cfg.File, urlNode):
+		// The decoder has reported why the URL is invalid.
 	case u == nil:
-		l.errorf(it, at("url"), "missing url: give the Alertmanager's base URL, such as http://127.0.0.1:9093")
+		l.errorf(it, at("url"), "missing url: %s", alertmanagerURLExample)
+	case u.Scheme == "":
+		l.errorf(it, at("url"), "missing scheme: %s", alertmanagerURLExample)
 	case u.Scheme != "http" && u.Scheme != "https":
 		l.errorf(it, at("url"), "unsupported scheme %q: use http or https", u.Scheme)
 	case u.Host == "":
-		l.errorf(it, at("url"), "missing host")
+		l.errorf(it, at("url"), "missing host: %s", alertmanagerURLExample)
 	}
 	if am.Timeout < 0 || (am.Timeout == 0 && isSet(nodeAt(it.node, path), "timeout")) {
 		l.errorf(it, at("timeout"), "must be longer than 0s")
@@ -100,7 +120,8 @@ func (l *loader) validateRouting(cfg *Config, it item) {
 		key   string
 		value Duration
 	}{{"group_wait", r.GroupWait}, {"group_interval", r.GroupInterval}, {"repeat_interval", r.RepeatInterval}} {
-		if isSet(node, d.key) && d.value <= 0 {
+		_, v := lookup(node, d.key)
+		if isSet(node, d.key) && !l.decodeFailed(cfg.File, v) && d.value <= 0 {
 			l.errorf(it, at(d.key), "must be longer than 0s")
 		}
 	}
@@ -108,6 +129,10 @@ func (l *loader) validateRouting(cfg *Config, it item) {
 		if parsed, err := url.Parse(u); err != nil || parsed.Host == "" {
 			l.errorf(it, at("sms", "api_url"), "invalid URL: %s", urlExample)
 		}
+	}
+	// Alertmanager rejects one of the two keys without the other.
+	if v := r.SMS.SigV4; (v.AccessKey == "") != v.SecretKey.IsZero() {
+		l.errorf(it, at("sms", "sigv4"), "set both access_key and secret_key, or neither to use the AWS environment of the Alertmanager process")
 	}
 }
 
@@ -120,7 +145,11 @@ func (l *loader) validateContacts(c *Company, it item) {
 		if v, ok := l.secretOrFile(c, it, path, "url", w.URL, w.URLFile); ok {
 			w.URL = v
 			if u, err := url.Parse(v.Value()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				l.errorf(it, path, "invalid webhook URL: %s", urlExample)
+				key := "url"
+				if w.URLFile != "" {
+					key = "url_file"
+				}
+				l.errorf(it, append(slices.Clone(path), key), "invalid webhook URL: %s", urlExample)
 			}
 		}
 	}
@@ -169,8 +198,13 @@ func (l *loader) secretOrFile(c *Company, it item, path []any, key string, value
 // validateAlertPolicy checks severity, runbook_url and maintenance windows
 // of a company or endpoint.
 func (l *loader) validateAlertPolicy(it item, severitySet bool, severity, runbook string, windows []*Maintenance) {
-	if severitySet && severity == "" {
+	switch {
+	case severitySet && severity == "":
 		l.errorf(it, []any{"severity"}, "empty: give a severity such as critical or warning")
+	case severity != "" && !severityPattern.MatchString(severity):
+		l.errorf(it, []any{"severity"},
+			"invalid severity %q: use a word of up to 32 letters, digits, '_' and '-', such as critical or warning",
+			severity)
 	}
 	if runbook != "" {
 		if u, err := url.Parse(runbook); err != nil || u.Scheme == "" || u.Host == "" {
@@ -204,7 +238,7 @@ func (l *loader) validateMaintenance(it item, m *Maintenance, path []any) {
 			l.errorf(it, at("end"), "end %s is not after start %s", m.End.Format(time.RFC3339), m.Start.Format(time.RFC3339))
 		}
 		if m.TimeZone != "" {
-			l.errorf(it, at("time_zone"), "applies only to a schedule; give start and end with their zone offset")
+			l.errorf(it, at("time_zone"), "applies only to a recurring window: give start and end with their zone offset instead")
 		}
 	case recurring:
 		if m.Duration <= 0 {
@@ -243,4 +277,36 @@ func nodeAt(n *yaml.Node, path []any) *yaml.Node {
 		}
 	}
 	return aliasTarget(n)
+}
+
+// alertmanagerKey identifies an Alertmanager for the duplicate check: its
+// URL without credentials and without a trailing slash, redacted as in
+// metrics and logs. Two entries that differ only in their credentials are
+// the same Alertmanager, and would also share the redacted name that labels
+// the notifier's metrics.
+func alertmanagerKey(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.Scheme = strings.ToLower(c.Scheme)
+	c.Host = strings.ToLower(c.Host)
+	c.Path = strings.TrimRight(c.Path, "/")
+	c.RawPath = ""
+	return RedactURL(&c)
+}
+
+// decodeFailed reports whether the decoder reported a problem at value
+// node n of file. The decoder records failed fields only for companies,
+// endpoints and the global block, so checks on the alerting block use
+// this to skip values that did not decode instead of adding a second,
+// misleading error about the zero value left behind.
+func (l *loader) decodeFailed(file string, n *yaml.Node) bool {
+	if n == nil {
+		return false
+	}
+	for _, e := range l.errs {
+		if e.File == file && e.Line == n.Line && e.Column == n.Column {
+			return true
+		}
+	}
+	return false
 }
