@@ -150,9 +150,7 @@ func (l *loader) validateCompany(c *Company, it item) {
 		}
 		l.validateContacts(c, it)
 	}
-	if l.fieldOK(c, "severity") && l.fieldOK(c, "maintenance") {
-		l.validateAlertPolicy(it, isSet(it.node, "severity"), c.Severity, c.RunbookURL, c.Maintenance)
-	}
+	l.checkAlertPolicy(it, c, c.Severity, c.RunbookURL, c.Maintenance)
 	if len(c.Endpoints) == 0 && l.fieldOK(c, "endpoints") {
 		l.errorf(it, []any{"endpoints"}, "company has no endpoints: add at least one")
 	}
@@ -227,4 +225,21 @@ func (l *loader) validateEndpoints(cfg *Config, c *Company, it item) {
 			l.validateEndpoint(cfg, e, eit)
 		}
 	}
+}
+
+// checkAlertPolicy checks the severity, runbook_url and maintenance of
+// owner, a company or an endpoint, skipping each field that failed to
+// decode.
+func (l *loader) checkAlertPolicy(it item, owner any, severity, runbook string, windows []*Maintenance) {
+	severitySet := isSet(it.node, "severity")
+	if !l.fieldOK(owner, "severity") {
+		severitySet, severity = false, ""
+	}
+	if !l.fieldOK(owner, "runbook_url") {
+		runbook = ""
+	}
+	if !l.fieldOK(owner, "maintenance") {
+		windows = nil
+	}
+	l.validateAlertPolicy(it, severitySet, severity, runbook, windows)
 }

@@ -32,9 +32,7 @@ func (l *loader) validateEndpoint(cfg *Config, e *Endpoint, it item) {
 	if ok("labels") {
 		l.validateLabels(it, e.Labels)
 	}
-	if ok("severity") && ok("maintenance") {
-		l.validateAlertPolicy(it, isSet(it.node, "severity"), e.Severity, e.RunbookURL, e.Maintenance)
-	}
+	l.checkAlertPolicy(it, e, e.Severity, e.RunbookURL, e.Maintenance)
 }
 
 // endpointPeriod checks interval, schedule and time_zone, parses the
