@@ -25,7 +25,11 @@ LDFLAGS := -s -w \
 # Alertmanager receives alerts in the alerting tests.
 TEST_PACKAGES := prometheus prometheus-alertmanager
 
-.PHONY: all help build demo-api test test-deps run bench lint docker clean
+# mailpit, the SMTP sink of the alerting tests, at the version tools/go.mod
+# pins. The tests read its path from APIWATCH_MAILPIT.
+MAILPIT := $(abspath $(BIN_DIR))/mailpit
+
+.PHONY: all help build demo-api mailpit alertmanager-config test test-deps run bench lint docker clean
 
 all: build
 
@@ -33,7 +37,10 @@ help:
 	@echo 'Targets:'
 	@echo '  build      static binary $(BIN_DIR)/apiwatch with version information'
 	@echo '  test       test-deps, go vet and go test -race over every package'
-	@echo '  test-deps  install the Debian packages the tests run, when root'
+	@echo '  test-deps  install the Debian packages the tests run, when root, and build mailpit'
+	@echo '  mailpit    build the SMTP sink $(BIN_DIR)/mailpit from tools/go.mod'
+	@echo '  alertmanager-config'
+	@echo '             render examples/alertmanager.yml from examples/apiwatch.yml'
 	@echo '  run        run apiwatch on examples/apiwatch.yml against the demo API'
 	@echo '  bench      go run ./bench $$(BENCH_FLAGS)'
 	@echo '  lint       staticcheck from the tools module (tools/go.mod)'
@@ -46,11 +53,23 @@ build:
 demo-api:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN_DIR)/demo-api ./examples/demo-api
 
+# mailpit is phony so that go build, which skips an up-to-date binary, also
+# picks up a new version in tools/go.mod.
+mailpit:
+	cd tools && $(GO) build -o $(MAILPIT) github.com/axllent/mailpit
+
+# The rendered file goes through a temporary file, so that a failed render
+# leaves the example as it was. A test fails when the example is stale.
+alertmanager-config: build
+	$(BIN_DIR)/apiwatch alertmanager-config --config.file=examples/apiwatch.yml \
+		> examples/alertmanager.yml.tmp || { rm -f examples/alertmanager.yml.tmp; exit 1; }
+	mv examples/alertmanager.yml.tmp examples/alertmanager.yml
+
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -race ./...
+	APIWATCH_MAILPIT=$(MAILPIT) $(GO) test -race ./...
 
-test-deps:
+test-deps: mailpit
 	@missing=''; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
