@@ -23,6 +23,12 @@ var (
 	defaultRepeatInterval = 4 * time.Hour
 )
 
+// pagerDutySeverity passes the alert's severity label to PagerDuty when it
+// is one of the four severities the Events API v2 accepts, and "error"
+// otherwise.
+const pagerDutySeverity = `{{ if eq .CommonLabels.severity "critical" "error" "warning" "info" }}` +
+	`{{ .CommonLabels.severity }}{{ else }}error{{ end }}`
+
 // DefaultReceiver is the receiver of alerts that match no company when the
 // template names none. It has no integrations, so such alerts go nowhere.
 const DefaultReceiver = "apiwatch-default"
@@ -48,6 +54,7 @@ type (
 	}
 	amPagerDuty struct {
 		RoutingKey   string `yaml:"routing_key"`
+		Severity     string `yaml:"severity"`
 		SendResolved bool   `yaml:"send_resolved"`
 	}
 	amWebhook struct {
@@ -148,7 +155,9 @@ func companyReceiver(c *config.Company, sms config.SMSSettings) amReceiver {
 		rc.EmailConfigs = []amEmail{{To: strings.Join(c.Contacts.Email, ", "), SendResolved: true}}
 	}
 	for _, pd := range c.Contacts.PagerDuty {
-		rc.PagerdutyConfigs = append(rc.PagerdutyConfigs, amPagerDuty{RoutingKey: pd.RoutingKey.Value(), SendResolved: true})
+		rc.PagerdutyConfigs = append(rc.PagerdutyConfigs, amPagerDuty{
+			RoutingKey: pd.RoutingKey.Value(), Severity: pagerDutySeverity, SendResolved: true,
+		})
 	}
 	for _, w := range c.Contacts.Webhook {
 		rc.WebhookConfigs = append(rc.WebhookConfigs, amWebhook{URL: w.URL.Value(), SendResolved: true})

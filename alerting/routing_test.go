@@ -132,6 +132,7 @@ receivers:
         send_resolved: true
     pagerduty_configs:
       - routing_key: pd-S3cr3t-key
+        severity: '{{ if eq .CommonLabels.severity "critical" "error" "warning" "info" }}{{ .CommonLabels.severity }}{{ else }}error{{ end }}'
         send_resolved: true
     webhook_configs:
       - url: https://hooks.example.com/acme?token=S3cr3t-hook
@@ -192,6 +193,7 @@ receivers:
   - name: acme
     pagerduty_configs:
       - routing_key: pd-S3cr3t-key
+        severity: '{{ if eq .CommonLabels.severity "critical" "error" "warning" "info" }}{{ .CommonLabels.severity }}{{ else }}error{{ end }}'
         send_resolved: true
     webhook_configs:
       - url: https://hooks.example.com/acme

@@ -328,6 +328,12 @@ func (d *decoder) mapValue(n, key *yaml.Node, v reflect.Value) {
 }
 
 func (d *decoder) intValue(n, key *yaml.Node, v reflect.Value) {
+	if n.Kind == yaml.ScalarNode && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 {
+		if _, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			d.errorAt(n, fmt.Sprintf("invalid value %s: quotes make it a string; write the number without quotes", quoteNode(n)))
+			return
+		}
+	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 		d.typeError(n, key, "a whole number")
 		return
@@ -455,4 +461,12 @@ func (d *decoder) report(n *yaml.Node, msg, itemField string) {
 		break
 	}
 	d.l.add(e)
+}
+
+// quoteNode returns a quoted scalar as it was written.
+func quoteNode(n *yaml.Node) string {
+	if n.Style&yaml.SingleQuotedStyle != 0 {
+		return "'" + n.Value + "'"
+	}
+	return strconv.Quote(n.Value)
 }

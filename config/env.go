@@ -44,9 +44,12 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool)) []nodeError {
 				return
 			}
 			n.Value = v
-			if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
-				// Resolve a plain scalar's type again from its new text,
-				// so that "failure_threshold: ${N}" reads as a number.
+			const typedStyles = yaml.TaggedStyle | yaml.SingleQuotedStyle | yaml.DoubleQuotedStyle |
+				yaml.LiteralStyle | yaml.FoldedStyle
+			if n.Style&typedStyles == 0 {
+				// Resolve a plain, untagged scalar's type again from its
+				// new text, so that "failure_threshold: ${N}" reads as a
+				// number. A quoted one stays a string.
 				n.Tag = ""
 			}
 		}
@@ -55,9 +58,11 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool)) []nodeError {
 	return errs
 }
 
-// expandString expands the ${NAME} references in s.
+// expandString expands the ${NAME} references in s. Its errors never
+// quote the text around a reference, which may be a secret.
 func expandString(s string, lookup func(string) (string, bool)) (string, error) {
 	var b strings.Builder
+	offset := 0 // of s in the original value, for messages
 	for {
 		i := strings.Index(s, "${")
 		if i < 0 {
@@ -68,25 +73,42 @@ func expandString(s string, lookup func(string) (string, bool)) (string, error) 
 			// "$${" is a literal "${".
 			b.WriteString(s[:i-1])
 			b.WriteString("${")
-			s = s[i+2:]
+			s, offset = s[i+2:], offset+i+2
 			continue
 		}
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q: close it with } or write $${ for a literal ${", s[i:])
+			return "", fmt.Errorf("unterminated ${ at character %d of the value: "+
+				"close it with } or write $${ for a literal ${", offset+i+1)
 		}
 		name := s[i+2 : i+end]
 		if !validEnvName(name) {
-			return "", fmt.Errorf("invalid environment variable name %q in ${...}: use letters, digits and _", name)
+			return "", invalidEnvName(name, offset+i+1)
 		}
 		v, ok := lookup(name)
 		if !ok {
 			return "", fmt.Errorf("environment variable %s is not set", name)
 		}
 		b.WriteString(v)
-		s = s[i+end+1:]
+		s, offset = s[i+end+1:], offset+i+end+1
 	}
+}
+
+// invalidEnvName describes the invalid name in the ${...} at character pos
+// of a value. It quotes the name only when it is short and has no space, as
+// a variable name would, because anything else may be a secret pasted
+// between the braces.
+func invalidEnvName(name string, pos int) error {
+	const hint = "use letters, digits and _, not starting with a digit"
+	if strings.ContainsAny(name, ":-=?+") {
+		return fmt.Errorf("invalid ${...} at character %d of the value: "+
+			"shell forms such as ${NAME:-default} are not supported; %s", pos, hint)
+	}
+	if name == "" || len(name) > 64 || strings.ContainsAny(name, " \t") {
+		return fmt.Errorf("invalid environment variable name in the ${...} at character %d of the value: %s", pos, hint)
+	}
+	return fmt.Errorf("invalid environment variable name %q in ${...}: %s", name, hint)
 }
 
 func validEnvName(name string) bool {

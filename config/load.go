@@ -218,6 +218,11 @@ func (l *loader) includedFiles(cfg *Config) []string {
 		}
 		slices.Sort(matches)
 		for _, m := range matches {
+			if !literal && strings.HasPrefix(filepath.Base(m), ".") {
+				// Hidden files are temporary files of editors and of the
+				// admin API's atomic writes, which may be half written.
+				continue
+			}
 			if _, ok := l.opts.Overlay[filepath.Clean(m)]; ok {
 				// An overlay file stands for a regular file.
 			} else if info, err := os.Stat(m); err == nil && !info.Mode().IsRegular() {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 // Reloader is the part of config.Reloader the HTTP surface uses.
 type Reloader interface {
 	Reload() error
+	CompanyFile(name string) string
 	GetCompany(name string) (doc []byte, file string, err error)
 	PutCompany(name string, doc []byte) (created bool, err error)
 	DeleteCompany(name string) error
@@ -23,9 +25,11 @@ const maxCompanyDocument = 4 << 20
 func (h *Handler) routeLifecycle() {
 	h.mux.HandleFunc("POST /-/reload", h.reload)
 	h.mux.HandleFunc("PUT /-/reload", h.reload)
-	h.mux.HandleFunc("GET /api/v1/companies/{name}", h.adminGet)
-	h.mux.HandleFunc("PUT /api/v1/companies/{name}", h.adminPut)
-	h.mux.HandleFunc("DELETE /api/v1/companies/{name}", h.adminDelete)
+	// {name...} also matches an empty name and one with a slash, so that
+	// both get the invalid-name error rather than a 404.
+	h.mux.HandleFunc("GET /api/v1/companies/{name...}", h.adminGet)
+	h.mux.HandleFunc("PUT /api/v1/companies/{name...}", h.adminPut)
+	h.mux.HandleFunc("DELETE /api/v1/companies/{name...}", h.adminDelete)
 }
 
 // reload reloads the configuration files, as SIGHUP does, and answers with
@@ -71,7 +75,13 @@ func (h *Handler) adminPut(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCompanyDocument))
 	if err != nil {
-		h.writeError(w, http.StatusRequestEntityTooLarge, "reading the request body: "+err.Error())
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.writeError(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body larger than %d bytes", tooLarge.Limit))
+			return
+		}
+		h.writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
 		return
 	}
 	name := r.PathValue("name")
@@ -84,10 +94,18 @@ func (h *Handler) adminPut(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	h.opts.Logger.Info("Company written through the admin API", "company", name, "created", created)
+	file := h.opts.Reloader.CompanyFile(name)
+	h.opts.Logger.Info("Company written through the admin API", "company", name, "file", file, "created", created)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	h.encodeJSON(w, map[string]any{"company": name, "created": created})
+	h.encodeJSON(w, companyJSON{Company: name, File: file, Created: created})
+}
+
+// companyJSON is the body of a successful PUT /api/v1/companies/{name}.
+type companyJSON struct {
+	Company string `json:"company"`
+	File    string `json:"file"`
+	Created bool   `json:"created"`
 }
 
 func (h *Handler) adminDelete(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +117,8 @@ func (h *Handler) adminDelete(w http.ResponseWriter, r *http.Request) {
 		h.writeAdminError(w, err)
 		return
 	}
-	h.opts.Logger.Info("Company deleted through the admin API", "company", name)
+	h.opts.Logger.Info("Company deleted through the admin API", "company", name,
+		"file", h.opts.Reloader.CompanyFile(name))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -118,6 +137,8 @@ func (h *Handler) writeAdminError(w http.ResponseWriter, err error) {
 	case errors.Is(err, config.ErrInvalidName):
 		h.writeError(w, http.StatusBadRequest, err.Error())
 	default:
+		// Apply or the file system failed. The files were restored, unless
+		// the error says that restoring failed too.
 		h.opts.Logger.Error("Admin API request failed", "err", err)
 		h.writeError(w, http.StatusInternalServerError, err.Error())
 	}

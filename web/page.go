@@ -2,8 +2,10 @@ package web
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -47,6 +49,27 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		h.opts.Logger.Error("Rendering status page failed", "err", err)
+	}
+}
+
+// endpointPage shows one endpoint with its recent checks, newest first.
+// Alerts link here through their generatorURL.
+func (h *Handler) endpointPage(w http.ResponseWriter, r *http.Request) {
+	key := collector.Key{Company: r.PathValue("company"), Endpoint: r.PathValue("endpoint")}
+	s, checks, err := h.opts.Manager.Endpoint(key)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("endpoint %q of company %q not found", key.Endpoint, key.Company), http.StatusNotFound)
+		return
+	}
+	slices.Reverse(checks)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	err = pageTemplates.ExecuteTemplate(w, "endpoint.html", map[string]any{
+		"S":      s,
+		"URL":    s.Target.Endpoint.URL.String(),
+		"Checks": checks,
+	})
+	if err != nil {
+		h.opts.Logger.Error("Rendering endpoint page failed", "err", err)
 	}
 }
 

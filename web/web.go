@@ -55,6 +55,7 @@ func New(opts Options) *Handler {
 	h.mux.HandleFunc("GET /api/v1/status", h.apiStatus)
 	h.mux.HandleFunc("GET /api/v1/endpoints/{company}/{endpoint}", h.apiEndpoint)
 	h.mux.HandleFunc("GET /{$}", h.statusPage)
+	h.mux.HandleFunc("GET /endpoints/{company}/{endpoint}", h.endpointPage)
 	h.routeLifecycle()
 	return h
 }

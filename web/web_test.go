@@ -421,3 +421,46 @@ func TestStatusPageRelativeTimes(t *testing.T) {
 		}
 	})
 }
+
+func TestEndpointPage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newServer(t)
+		defer s.runProbes()()
+		code, contentType, page := s.get("/endpoints/acme/db")
+		if code != http.StatusOK {
+			t.Fatalf("status %d, want 200", code)
+		}
+		if contentType != "text/html; charset=utf-8" {
+			t.Errorf("Content-Type = %q, want text/html; charset=utf-8", contentType)
+		}
+		for _, want := range []string{
+			"<h1>acme/db</h1>",
+			`<dd class="down">down since <time datetime="2000-01-01T00:01:01Z">just now</time></dd>`,
+			"<dd>https://db.acme.example/ping</dd>",
+			"status 503, expected 2xx",
+			`<td class="down">failure</td>`,
+			"<td>503</td>",
+			"<td>1.5s</td>",
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("page lacks %q:\n%s", want, page)
+			}
+		}
+		if code, _, _ := s.get("/endpoints/acme/nope"); code != http.StatusNotFound {
+			t.Errorf("unknown endpoint: status %d, want 404", code)
+		}
+	})
+}
+
+func TestStatusPageLinksEndpointPages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newServer(t)
+		defer s.runProbes()()
+		_, _, page := s.get("/")
+		for _, link := range []string{`href="endpoints/acme/api"`, `href="endpoints/acme/db"`, `href="endpoints/globex/web"`} {
+			if !strings.Contains(page, link) {
+				t.Errorf("status page lacks %s", link)
+			}
+		}
+	})
+}

@@ -239,8 +239,8 @@ func failureTexts(company, endpoint string) []string {
 
 // checkTrigger checks a PagerDuty trigger beyond the shape the fake checks.
 // Alertmanager's pagerduty_configs defaults set the summary to the mail
-// subject, the source to "Alertmanager" and the severity to "error", and the
-// rendered receivers keep those defaults.
+// subject and the source to "Alertmanager"; the rendered receivers pass the
+// alert's severity label, critical for EndpointDown.
 func checkTrigger(t *testing.T, ev pagerDutyEvent, summary string, texts ...string) {
 	t.Helper()
 	if ev.DedupKey == "" {
@@ -253,8 +253,8 @@ func checkTrigger(t *testing.T, ev pagerDutyEvent, summary string, texts ...stri
 	if p.Summary != summary {
 		t.Errorf("trigger summary %q, want %q", p.Summary, summary)
 	}
-	if p.Source != "Alertmanager" || p.Severity != "error" {
-		t.Errorf("trigger %q: source %q, severity %q, want Alertmanager and error", summary, p.Source, p.Severity)
+	if p.Source != "Alertmanager" || p.Severity != "critical" {
+		t.Errorf("trigger %q: source %q, severity %q, want Alertmanager and critical", summary, p.Source, p.Severity)
 	}
 	details := fmt.Sprint(p.CustomDetails["firing"])
 	for _, s := range texts {

@@ -126,9 +126,8 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 		logger.Info("Endpoints applied", "added", ch.Added, "kept", ch.Kept, "removed", ch.Removed)
 		return nil
 	}
-	if err := apply(cfg); err != nil {
-		return err
-	}
+	// The reloader notes the files' state before the first apply, so that
+	// a change made while apiwatch starts is reloaded once it watches.
 	reloader, err := config.NewReloader(config.ReloaderOptions{
 		File:       f.configFile,
 		Apply:      apply,
@@ -136,6 +135,9 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 		Registerer: reg,
 	}, cfg)
 	if err != nil {
+		return err
+	}
+	if err := apply(cfg); err != nil {
 		return err
 	}
 	logger.Info("Starting apiwatch", "version", version.Info(), "build_context", version.BuildContext(),
