@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// env holds the state every run of a prober shares: the harness binary,
+// the run directory for logs and configs, and the target.
+type env struct {
+	self        string // the harness binary, re-executed in target and floor modes
+	dir         string
+	apiwatchBin string
+	target      *target
+	client      *http.Client // for the target's admin API and apiwatch
+}
+
+// prober starts one kind of prober on a scenario's endpoints.
+type prober interface {
+	name() string
+	// launch starts the prober, named run in logs and files, and returns
+	// once it is probing.
+	launch(e *env, sc scenario, run string) (*runningProber, error)
+}
+
+// runningProber is a started prober.
+type runningProber struct {
+	*child
+	// metricsURL is the prober's /metrics, or empty if it has none.
+	metricsURL string
+}
+
+// floor runs the harness binary in floor mode.
+type floor struct{}
+
+func (floor) name() string { return "floor" }
+
+func (floor) launch(e *env, sc scenario, run string) (*runningProber, error) {
+	urlFile := filepath.Join(e.dir, run+".urls")
+	var b strings.Builder
+	for i := range sc.Endpoints {
+		company, endpoint := endpointNames(i)
+		fmt.Fprintf(&b, "%s %s %s\n", company, endpoint, e.target.url(i))
+	}
+	if err := os.WriteFile(urlFile, []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	c, err := startChild(run, filepath.Join(e.dir, run+".log"), e.self, "floor",
+		"-urls", urlFile, "-interval", sc.Interval.String(), "-timeout", sc.Timeout.String())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.waitFirstLine(time.Minute); err != nil {
+		c.stop(5 * time.Second)
+		return nil, err
+	}
+	return &runningProber{child: c}, nil
+}
+
+// apiwatch runs the daemon built from this tree.
+type apiwatch struct{}
+
+func (apiwatch) name() string { return "apiwatch" }
+
+// companySize is the number of endpoints per company in the generated
+// configuration.
+const companySize = 100
+
+func (apiwatch) launch(e *env, sc scenario, run string) (*runningProber, error) {
+	configFile := filepath.Join(e.dir, run+".yml")
+	if err := os.WriteFile(configFile, apiwatchConfig(sc, e.target.url), 0o644); err != nil {
+		return nil, err
+	}
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	c, err := startChild(run, filepath.Join(e.dir, run+".log"), e.apiwatchBin,
+		"--config.file="+configFile,
+		"--storage.path="+filepath.Join(e.dir, run+"-storage"),
+		"--web.listen-address="+addr,
+		"--web.external-url=http://"+addr+"/",
+		"--log.level=warn")
+	if err != nil {
+		return nil, err
+	}
+	p := &runningProber{child: c, metricsURL: "http://" + addr + "/metrics"}
+	if err := waitReady(e.client, "http://"+addr+"/-/ready", c, 2*time.Minute); err != nil {
+		c.stop(5 * time.Second)
+		return nil, err
+	}
+	return p, nil
+}
+
+// apiwatchConfig returns a configuration with sc's endpoints in companies
+// of companySize, endpoint i probing url(i).
+func apiwatchConfig(sc scenario, url func(int) string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "global:\n  interval: %dms\n  timeout: %dms\n",
+		sc.Interval.Milliseconds(), sc.Timeout.Milliseconds())
+	if sc.Endpoints == 0 {
+		b.WriteString("companies: []\n")
+		return b.Bytes()
+	}
+	b.WriteString("companies:\n")
+	for i := range sc.Endpoints {
+		company, endpoint := endpointNames(i)
+		if i%companySize == 0 {
+			fmt.Fprintf(&b, "  - name: %s\n    endpoints:\n", company)
+		}
+		fmt.Fprintf(&b, "      - name: %s\n        url: %s\n", endpoint, url(i))
+	}
+	return b.Bytes()
+}
+
+// endpointNames returns the company and endpoint names of endpoint i, the
+// same for every prober so that they share the schedule phases.
+func endpointNames(i int) (company, endpoint string) {
+	return fmt.Sprintf("company-%04d", i/companySize), fmt.Sprintf("endpoint-%d", i)
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address with a port that was free a
+// moment ago.
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// waitReady polls url until it returns 200, c exits, or timeout passes.
+// Each poll has its own short timeout, so one stalled request does not use
+// up the wait.
+func waitReady(client *http.Client, url string, c *child, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if err := c.running(); err != nil {
+			return err
+		}
+		if isReady(client, url) {
+			return nil
+		}
+		select {
+		case <-c.done:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return c.failure(fmt.Sprintf("was not ready at %s within %v", url, timeout))
+}
+
+// isReady reports whether a GET of url returns 200 within 2 seconds.
+func isReady(client *http.Client, url string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode == http.StatusOK
+}
+
+// target is the harness's handle on the target process.
+type target struct {
+	*child
+	addrs  targetAddrs
+	client *http.Client
+}
+
+// The target listens on several loopback addresses (Linux routes all of
+// 127.0.0.0/8 to lo) and spreads the paths over them, so that fresh
+// connections at thousands per second cannot run out of 4-tuples. Whichever
+// side closes first keeps the tuple in TIME_WAIT for 60 s, and the default
+// ephemeral range (32768-60999) has 28,232 ports per destination. Here the
+// target closes first, because the probers send "Connection: close", and
+// with one listener a floor run at 2,000 connections per second (Linux 6.18,
+// tcp_tw_reuse=2) missed no probe, because a SYN that reuses a tuple in
+// TIME_WAIT on the server side is accepted. The client closes first after a
+// timeout or a body cut at its limit. A kernel without tcp_tw_reuse for
+// loopback would then hold the port, and eight destinations keep about
+// 3,700 such connections per second within the port range.
+const defaultListeners = 8
+
+func startTarget(e *env, paths, listeners int) (*target, error) {
+	c, err := startChild("target", filepath.Join(e.dir, "target.log"), e.self, "target",
+		"-paths", fmt.Sprint(paths), "-listeners", fmt.Sprint(listeners))
+	if err != nil {
+		return nil, err
+	}
+	line, err := c.waitFirstLine(30 * time.Second)
+	if err != nil {
+		c.stop(5 * time.Second)
+		return nil, err
+	}
+	t := &target{child: c, client: e.client}
+	if err := json.Unmarshal([]byte(line), &t.addrs); err != nil || len(t.addrs.Listeners) == 0 {
+		c.stop(5 * time.Second)
+		return nil, fmt.Errorf("target printed %q, want its addresses as JSON", line)
+	}
+	return t, nil
+}
+
+// url returns the URL of path i, on listener i mod the listener count.
+func (t *target) url(i int) string {
+	return fmt.Sprintf("http://%s/t/%d", t.addrs.Listeners[i%len(t.addrs.Listeners)], i)
+}
+
+func (t *target) reset() error {
+	return t.post("/reset", nil)
+}
+
+func (t *target) setFaults(f faults) error {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return t.post("/faults", body)
+}
+
+func (t *target) post(path string, body []byte) error {
+	resp, err := t.client.Post("http://"+t.addrs.Admin+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("target %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("target %s: %s: %s", path, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// hits returns every hit the target recorded since the last reset.
+func (t *target) hits() ([][]int64, error) {
+	resp, err := t.client.Get("http://" + t.addrs.Admin + "/hits")
+	if err != nil {
+		return nil, fmt.Errorf("fetching hits from the target: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching hits from the target: %s", resp.Status)
+	}
+	return readHits(resp.Body)
+}

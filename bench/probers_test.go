@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// sleeper starts a child that lives until the test stops it.
+func sleeper(t *testing.T) *child {
+	t.Helper()
+	c, err := startChild("sleeper", filepath.Join(t.TempDir(), "sleeper.log"), "/bin/sh", "-c", "exec sleep 30")
+	if err != nil {
+		t.Fatalf("startChild: %v", err)
+	}
+	t.Cleanup(func() { c.stop(time.Second) })
+	return c
+}
+
+func TestWaitReadyAfterStalledPoll(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			<-r.Context().Done() // stalls until the poll gives up
+		case 2:
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: time.Minute}
+
+	start := time.Now()
+	if err := waitReady(client, srv.URL, sleeper(t), 20*time.Second); err != nil {
+		t.Fatalf("waitReady: %v", err)
+	}
+	if got := calls.Load(); got != 3 {
+		t.Errorf("waitReady polled %d times, want 3 (stalled, 503, 200)", got)
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("waitReady took %v; a stalled poll must give up after 2s", elapsed)
+	}
+}
+
+func TestWaitReadyFailsWhenChildExits(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	c, err := startChild("quitter", filepath.Join(t.TempDir(), "quitter.log"), "/bin/sh", "-c", "echo bad config >&2; exit 1")
+	if err != nil {
+		t.Fatalf("startChild: %v", err)
+	}
+	defer c.stop(time.Second)
+	err = waitReady(http.DefaultClient, srv.URL, c, 20*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "bad config") {
+		t.Errorf("waitReady error = %v, want one with the child's log", err)
+	}
+}
+
+func TestAPIWatchConfig(t *testing.T) {
+	url := func(i int) string { return fmt.Sprintf("http://127.0.0.%d:80/t/%d", i%2+1, i) }
+	sc := scenario{Endpoints: 201, Interval: 1500 * time.Millisecond, Timeout: time.Second}
+	got := string(apiwatchConfig(sc, url))
+
+	if !strings.HasPrefix(got, "global:\n  interval: 1500ms\n  timeout: 1000ms\ncompanies:\n") {
+		t.Errorf("config does not start with the global block and companies:\n%.200s", got)
+	}
+	if n := strings.Count(got, "  - name: company-"); n != 3 {
+		t.Errorf("config has %d companies, want 3 for 201 endpoints", n)
+	}
+	if n := strings.Count(got, "      - name: endpoint-"); n != 201 {
+		t.Errorf("config has %d endpoints, want 201", n)
+	}
+	for _, want := range []string{
+		"  - name: company-0000\n    endpoints:\n      - name: endpoint-0\n        url: http://127.0.0.1:80/t/0\n",
+		"  - name: company-0001\n    endpoints:\n      - name: endpoint-100\n        url: http://127.0.0.1:80/t/100\n",
+		"  - name: company-0002\n    endpoints:\n      - name: endpoint-200\n        url: http://127.0.0.1:80/t/200\n",
+		"      - name: endpoint-199\n        url: http://127.0.0.2:80/t/199\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config lacks %q", want)
+		}
+	}
+
+	empty := string(apiwatchConfig(scenario{Interval: time.Minute, Timeout: 10 * time.Second}, url))
+	if want := "global:\n  interval: 60000ms\n  timeout: 10000ms\ncompanies: []\n"; empty != want {
+		t.Errorf("config with no endpoints = %q, want %q", empty, want)
+	}
+}

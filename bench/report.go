@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is everything one harness run produced. It is written as JSON next
+// to the logs, and as Markdown into the benchmarks page.
+type report struct {
+	Date    time.Time   `json:"date"`
+	Command string      `json:"command"`
+	Machine machineInfo `json:"machine"`
+	// BaselineRSS is each prober's peak RSS in KiB with no endpoints.
+	BaselineRSS map[string]int64 `json:"baseline_peak_rss_kib"`
+	Results     []measurement    `json:"results"`
+}
+
+// machineInfo describes where the figures were measured.
+type machineInfo struct {
+	CPUModel  string `json:"cpu_model"`
+	Cores     int    `json:"cores"`
+	MemoryMiB int64  `json:"memory_mib"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"`
+	Commit    string `json:"commit"`
+	// LoadStart and LoadEnd are the 1-minute load averages when the run
+	// began and ended.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
+}
+
+// readMachineInfo fills in everything but LoadEnd. Fields that cannot be
+// read are left empty.
+func readMachineInfo(root string) machineInfo {
+	info := machineInfo{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), LoadStart: loadAverage()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		info.CPUModel = procField(b, "model name")
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if kib, err := parseKiB(procField(b, "MemTotal")); err == nil {
+			info.MemoryMiB = kib / 1024
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		info.Kernel = strings.TrimSpace(string(b))
+	}
+	info.Commit = gitCommit(root)
+	return info
+}
+
+// procField returns the value of the first "name: value" line of a /proc
+// file such as cpuinfo or meminfo.
+func procField(b []byte, name string) string {
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+// gitCommit returns the short commit of the tree, marked "+changes" when the
+// tree has uncommitted changes. It only reads git state.
+func gitCommit(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	commit := strings.TrimSpace(string(out))
+	status, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	if err == nil && len(bytes.TrimSpace(status)) > 0 {
+		commit += "+changes"
+	}
+	return commit
+}
+
+// table is a grid of cells, rendered as aligned text or as Markdown.
+type table struct {
+	title  string
+	header []string
+	rows   [][]string
+}
+
+func (t table) writeText(w io.Writer) {
+	fmt.Fprintf(w, "%s\n", t.title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join(t.header, "\t")+"\t")
+	for _, r := range t.rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func (t table) writeMarkdown(w io.Writer) {
+	fmt.Fprintf(w, "### %s\n\n", t.title)
+	fmt.Fprintf(w, "| %s |\n", strings.Join(t.header, " | "))
+	align := make([]string, len(t.header))
+	for i := range align {
+		align[i] = "---:"
+	}
+	align[0], align[1] = "---", "---"
+	fmt.Fprintf(w, "| %s |\n", strings.Join(align, " | "))
+	for _, r := range t.rows {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+	}
+	fmt.Fprintln(w)
+}
+
+// tables lays the results out in three tables: cost, schedule accuracy seen
+// by the target, and apiwatch's own view, preceded by a summary of medians
+// when scenarios were repeated.
+func (r *report) tables() []table {
+	cost := table{
+		title: "Cost",
+		header: []string{"Scenario", "Prober", "Interval", "Probes/s achieved / scheduled",
+			"CPU s per 1,000 probes", "× floor", "Peak RSS MiB (before scrape)", "KiB per endpoint (before scrape)",
+			"Target CPU s per 1,000", "Other processes, cores"},
+	}
+	sched := table{
+		title: "Schedule accuracy at the target",
+		header: []string{"Scenario", "Prober", "Gaps",
+			"Deviation p50", "Deviation p99", "Deviation max", "Paths never hit"},
+	}
+	self := table{
+		title: "apiwatch's own view",
+		header: []string{"Scenario", "Prober", "Scheduler lag p99", "Probes counted", "Skipped",
+			"/metrics scrape", "Size (gzip)", "Series", "Scrape CPU"},
+	}
+	repeated := false
+	for _, m := range r.Results {
+		repeated = repeated || m.Repeat > 1
+	}
+	for _, m := range r.Results {
+		name := m.Scenario
+		if repeated {
+			name = fmt.Sprintf("%s #%d", m.Scenario, m.Repeat)
+		}
+		cost.rows = append(cost.rows, []string{name, m.Prober, m.Interval.String(),
+			fmt.Sprintf("%.0f / %.0f (%.3f)", m.AchievedRate, m.ScheduledRate, m.AchievedRate/m.ScheduledRate),
+			perProbe(m.CPUPer1k, m), ratio(m.FloorRatio),
+			withUnscraped("%.1f", float64(m.PeakRSS)/1024, float64(m.PeakRSSUnscraped)/1024),
+			withUnscraped("%.2f", m.KiBPerEndpoint, m.KiBPerEndpointUnscraped),
+			perProbe(m.TargetCPUPer1k, m), fmt.Sprintf("%.2f", m.OtherCores)})
+		sched.rows = append(sched.rows, []string{name, m.Prober, strconv.Itoa(m.Schedule.Gaps),
+			millis(m.Schedule.DevP50), millis(m.Schedule.DevP99), millis(m.Schedule.DevMax),
+			strconv.Itoa(m.Schedule.NeverHit)})
+		if a := m.APIWatch; a != nil {
+			lag := "none observed"
+			if a.LagP99 != nil {
+				lag = millis(time.Duration(*a.LagP99 * float64(time.Second)))
+			}
+			self.rows = append(self.rows, []string{name, m.Prober, lag,
+				fmt.Sprintf("%.0f", a.Probes), fmt.Sprintf("%.0f", a.Skipped), millis(a.ScrapeTime),
+				fmt.Sprintf("%s (%s)", mebibytes(a.ScrapeBytes), mebibytes(a.ScrapeGzipBytes)),
+				strconv.Itoa(a.ScrapeSeries), millis(a.ScrapeCPU)})
+		}
+	}
+	if repeated {
+		return []table{r.summary(), cost, sched, self}
+	}
+	return []table{cost, sched, self}
+}
+
+// summary has one row per scenario and prober with the medians over the
+// repeats, and the range of the ratio to the floor.
+func (r *report) summary() table {
+	t := table{
+		title: "Summary: medians over the repeats",
+		header: []string{"Scenario", "Prober", "Runs",
+			"CPU s per 1,000 probes", "× floor", "× floor range", "KiB per endpoint"},
+	}
+	type key struct{ scenario, prober string }
+	var order []key
+	groups := map[key][]measurement{}
+	for _, m := range r.Results {
+		k := key{m.Scenario, m.Prober}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], m)
+	}
+	for _, k := range order {
+		var cpu, ratios, kib []float64
+		for _, m := range groups[k] {
+			if m.Schedule.Hits == 0 {
+				continue
+			}
+			cpu = append(cpu, m.CPUPer1k)
+			kib = append(kib, m.KiBPerEndpoint)
+			if m.FloorRatio > 0 {
+				ratios = append(ratios, m.FloorRatio)
+			}
+		}
+		slices.Sort(cpu)
+		slices.Sort(ratios)
+		slices.Sort(kib)
+		row := []string{k.scenario, k.prober, strconv.Itoa(len(groups[k])),
+			fmt.Sprintf("%.3f", percentile(cpu, 50)), "–", "–", fmt.Sprintf("%.2f", percentile(kib, 50))}
+		if len(ratios) > 0 {
+			row[4] = fmt.Sprintf("%.2f", percentile(ratios, 50))
+			row[5] = fmt.Sprintf("%.2f–%.2f", ratios[0], ratios[len(ratios)-1])
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t
+}
+
+// withUnscraped formats a memory figure, followed in brackets by the same
+// figure before the first /metrics scrape when there is one.
+func withUnscraped(format string, v, unscraped float64) string {
+	if unscraped == 0 {
+		return fmt.Sprintf(format, v)
+	}
+	return fmt.Sprintf(format+" ("+format+")", v, unscraped)
+}
+
+func perProbe(v float64, m measurement) string {
+	if m.Schedule.Hits == 0 {
+		return "no probes"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+func ratio(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+func mebibytes(n int64) string {
+	return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+}
+
+func (r *report) writeText(w io.Writer) {
+	for _, t := range r.tables() {
+		t.writeText(w)
+	}
+}
+
+// markdown returns the results section of the benchmarks page.
+func (r *report) markdown() string {
+	var b bytes.Buffer
+	m := r.Machine
+	fmt.Fprintf(&b, "Measured on %s, commit %s, with `%s`.\n\n",
+		r.Date.UTC().Format("2006-01-02 15:04 MST"), m.Commit, r.Command)
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %.1f GiB memory, Linux %s, %s. ",
+		m.CPUModel, m.Cores, float64(m.MemoryMiB)/1024, m.Kernel, m.GoVersion)
+	fmt.Fprintf(&b, "1-minute load average %s at the start and %s at the end. ", m.LoadStart, m.LoadEnd)
+	var names []string
+	for _, p := range []string{"floor", "apiwatch"} {
+		if kib, ok := r.BaselineRSS[p]; ok {
+			names = append(names, fmt.Sprintf("%s %.1f MiB", p, float64(kib)/1024))
+		}
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(&b, "Peak RSS with no endpoints: %s.", strings.Join(names, ", "))
+	}
+	b.WriteString("\n\n")
+	for _, t := range r.tables() {
+		t.writeMarkdown(&b)
+	}
+	return b.String()
+}
+
+func (r *report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// The results section of the benchmarks page lies between these markers.
+const (
+	resultsBegin = "<!-- BEGIN RESULTS: written by go run ./bench, edits here are overwritten -->"
+	resultsEnd   = "<!-- END RESULTS -->"
+)
+
+// replaceResults returns doc with the text between the results markers
+// replaced by section.
+func replaceResults(doc, section string) (string, error) {
+	before, rest, ok := strings.Cut(doc, resultsBegin)
+	if !ok {
+		return "", fmt.Errorf("no line %q", resultsBegin)
+	}
+	_, after, ok := strings.Cut(rest, resultsEnd)
+	if !ok {
+		return "", fmt.Errorf("no line %q after the begin marker", resultsEnd)
+	}
+	return before + resultsBegin + "\n\n" + section + resultsEnd + after, nil
+}
+
+// updateDoc writes section into the results part of the page at path.
+func updateDoc(path, section string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	out, err := replaceResults(string(doc), section)
+	if err != nil {
+		return fmt.Errorf("updating %s: %w; restore the markers around the results section", path, err)
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
+}

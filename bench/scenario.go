@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// scenario is one load that every prober runs in turn against the same
+// target server.
+type scenario struct {
+	// Name is the kind and the endpoint count, such as "steady-10000".
+	Name      string        `json:"name"`
+	Kind      string        `json:"kind"`
+	Endpoints int           `json:"endpoints"`
+	Interval  time.Duration `json:"interval_ns"`
+	Timeout   time.Duration `json:"timeout_ns"`
+	// Window is how long CPU, hits and gaps are measured for, after a
+	// warm-up of one interval that lets every endpoint be probed once.
+	Window time.Duration `json:"window_ns"`
+	Faults faults        `json:"faults"`
+}
+
+// warmup is the time between a prober becoming ready and the start of the
+// measurement window.
+func (sc scenario) warmup() time.Duration { return sc.Interval }
+
+// scheduledRate returns the probe rate the configuration schedules, in
+// probes per second.
+func (sc scenario) scheduledRate() float64 {
+	return float64(sc.Endpoints) / sc.Interval.Seconds()
+}
+
+// scenarioKinds maps each scenario kind to a function that takes a scenario
+// with the endpoint count, interval, timeout and window filled in and sets
+// the rest. A new benchmark case is a new entry here.
+var scenarioKinds = map[string]func(sc scenario) scenario{
+	// steady: every path returns 200 at once.
+	"steady": func(sc scenario) scenario { return sc },
+	// faults: 10% of paths return 500 and 5% respond after half the
+	// timeout, so failure accounting and probes that hold their connection
+	// longer are part of the cost.
+	"faults": func(sc scenario) scenario {
+		sc.Faults = faults{Fail: 0.10, Slow: 0.05, SlowDelay: sc.Timeout / 2}
+		return sc
+	},
+}
+
+// scenarioSpec is the set of scenarios the flags select.
+type scenarioSpec struct {
+	Kinds     []string
+	Endpoints []int
+	// Rate sets the interval to Endpoints/Rate seconds, unless Interval is
+	// set.
+	Rate     float64
+	Interval time.Duration
+	Timeout  time.Duration
+	Window   time.Duration
+}
+
+// minInterval is apiwatch's shortest accepted interval.
+const minInterval = time.Second
+
+// buildScenarios returns one scenario per kind and endpoint count, in the
+// order given.
+func buildScenarios(spec scenarioSpec) ([]scenario, error) {
+	var out []scenario
+	for _, kind := range spec.Kinds {
+		apply, ok := scenarioKinds[kind]
+		if !ok {
+			return nil, fmt.Errorf("unknown scenario %q: known ones are %s", kind, strings.Join(knownKinds(), ", "))
+		}
+		for _, n := range spec.Endpoints {
+			sc, err := baseScenario(spec, kind, n)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, apply(sc))
+		}
+	}
+	return out, nil
+}
+
+func baseScenario(spec scenarioSpec, kind string, n int) (scenario, error) {
+	if n < 1 {
+		return scenario{}, fmt.Errorf("invalid endpoint count %d: must be at least 1", n)
+	}
+	interval := spec.Interval
+	if interval == 0 {
+		if spec.Rate <= 0 {
+			return scenario{}, fmt.Errorf("invalid rate %v: must be positive", spec.Rate)
+		}
+		interval = time.Duration(float64(n) / spec.Rate * float64(time.Second)).Round(time.Millisecond)
+	}
+	if interval < minInterval {
+		return scenario{}, fmt.Errorf("interval %v for %d endpoints is shorter than apiwatch's "+
+			"minimum %v: lower -rate or raise -n", interval, n, minInterval)
+	}
+	if spec.Window < 2*interval {
+		return scenario{}, fmt.Errorf("window %v is shorter than two intervals (%v), so few paths "+
+			"would show a gap between hits: raise -duration", spec.Window, 2*interval)
+	}
+	if spec.Timeout <= 0 {
+		return scenario{}, fmt.Errorf("invalid timeout %v: must be positive", spec.Timeout)
+	}
+	return scenario{
+		Name:      fmt.Sprintf("%s-%d", kind, n),
+		Kind:      kind,
+		Endpoints: n,
+		Interval:  interval,
+		Timeout:   min(spec.Timeout, interval),
+		Window:    spec.Window,
+	}, nil
+}
+
+func knownKinds() []string {
+	var kinds []string
+	for k := range scenarioKinds {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
