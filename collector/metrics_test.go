@@ -78,6 +78,7 @@ func recordMetricsResults(t *testing.T, m *Manager) {
 const wantEndpointMetrics = `
 # HELP apiwatch_endpoints Configured endpoints by state.
 # TYPE apiwatch_endpoints gauge
+apiwatch_endpoints{state="degraded"} 0
 apiwatch_endpoints{state="down"} 1
 apiwatch_endpoints{state="unknown"} 2
 apiwatch_endpoints{state="up"} 1
@@ -237,6 +238,7 @@ func TestMetricsReload(t *testing.T) {
 	byState := `
 # HELP apiwatch_endpoints Configured endpoints by state.
 # TYPE apiwatch_endpoints gauge
+apiwatch_endpoints{state="degraded"} 0
 apiwatch_endpoints{state="down"} 0
 apiwatch_endpoints{state="unknown"} 2
 apiwatch_endpoints{state="up"} 1

@@ -5,8 +5,8 @@ import (
 	"unicode/utf8"
 )
 
-// Reason is why a probe failed. The set is small and fixed so that it can be
-// a metric label.
+// Reason is why a probe failed or found the endpoint degraded. The set is
+// small and fixed so that it can be a metric label.
 type Reason uint8
 
 // Failure reasons. ReasonNone marks a successful probe.
@@ -29,6 +29,20 @@ const (
 	ReasonBodyTooLarge
 	// ReasonRedirectLimit: more redirects than max_redirects.
 	ReasonRedirectLimit
+	// ReasonBody: a body_contains, body_not_contains, body_regex or
+	// body_not_regex expectation failed, or a TCP expect did not match.
+	ReasonBody
+	// ReasonJSON: a JSON assertion failed or the body is not JSON.
+	ReasonJSON
+	// ReasonHeader: an expected response header is missing or does not
+	// match.
+	ReasonHeader
+	// ReasonSlow: the probe took longer than max_duration; the endpoint is
+	// degraded, not down.
+	ReasonSlow
+	// ReasonCertExpiry: a certificate of the verified chain expires within
+	// tls_cert_min_days; the endpoint is degraded, not down.
+	ReasonCertExpiry
 	numReasons
 )
 
@@ -42,6 +56,11 @@ var reasonNames = [numReasons]string{
 	ReasonStatus:        "status",
 	ReasonBodyTooLarge:  "body_too_large",
 	ReasonRedirectLimit: "redirect_limit",
+	ReasonBody:          "body",
+	ReasonJSON:          "json",
+	ReasonHeader:        "header",
+	ReasonSlow:          "slow",
+	ReasonCertExpiry:    "cert_expiry",
 }
 
 func (r Reason) String() string {
@@ -111,7 +130,11 @@ type Result struct {
 	// until it was abandoned.
 	Start    time.Time
 	Duration time.Duration
+	// Success reports that the endpoint answered as expected. Degraded adds
+	// that it answered slowly or with a certificate close to expiry; Reason
+	// and Message then say which.
 	Success  bool
+	Degraded bool
 	Reason   Reason
 	// Message explains a failure in words, in at most maxMessageLen bytes.
 	// It never contains the URL, which may carry credentials.
@@ -130,6 +153,13 @@ type Result struct {
 	// IPVersion is 4 or 6 for the address of the final connection, or 0.
 	IPVersion int
 	Phases    Phases
+	// Retries counts the attempts made after the first one failed.
+	Retries int
+	// TLSCertExpiry is the earliest NotAfter among the certificates of the
+	// verified chain, or of the served chain when verification is off; zero
+	// without TLS. TLSCertSubject names that certificate.
+	TLSCertExpiry  time.Time
+	TLSCertSubject string
 }
 
 // maxMessageLen caps Result.Message. Some errors quote what the server sent,
@@ -140,6 +170,20 @@ const maxMessageLen = 256
 // fail records a failure with reason and msg, cutting msg to maxMessageLen
 // bytes on a UTF-8 boundary.
 func (r *Result) fail(reason Reason, msg string) {
+	r.Reason, r.Message = reason, capMessage(msg)
+}
+
+// degrade marks a successful probe degraded with reason and msg, unless it
+// already failed or is already degraded.
+func (r *Result) degrade(reason Reason, msg string) {
+	if r.Reason != ReasonNone {
+		return
+	}
+	r.Degraded = true
+	r.Reason, r.Message = reason, capMessage(msg)
+}
+
+func capMessage(msg string) string {
 	if len(msg) > maxMessageLen {
 		cut := maxMessageLen - len("...")
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
@@ -147,5 +191,5 @@ func (r *Result) fail(reason Reason, msg string) {
 		}
 		msg = msg[:cut] + "..."
 	}
-	r.Reason, r.Message = reason, msg
+	return msg
 }

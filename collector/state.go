@@ -8,14 +8,21 @@ import (
 // State is an endpoint's verdict.
 type State uint8
 
-// Endpoint states. StateUnknown holds until the first verdict.
+// Endpoint states. StateUnknown holds until the first verdict. A degraded
+// endpoint answers correctly but slowly, or with a certificate close to
+// expiry: it is up, and experiencing issues.
 const (
 	StateUnknown State = iota
 	StateUp
 	StateDown
+	StateDegraded
 )
 
-var stateNames = [...]string{StateUnknown: "unknown", StateUp: "up", StateDown: "down"}
+var stateNames = [...]string{StateUnknown: "unknown", StateUp: "up", StateDown: "down", StateDegraded: "degraded"}
+
+// Available reports whether the state counts as up for probe_up: up or
+// degraded.
+func (s State) Available() bool { return s == StateUp || s == StateDegraded }
 
 func (s State) String() string {
 	if int(s) < len(stateNames) {
@@ -64,8 +71,14 @@ type Status struct {
 	FailureReason  Reason `json:"failure_reason,omitempty"`
 	FailureMessage string `json:"failure_message,omitempty"`
 
+	// ConsecutiveFailures counts failed probes in a row, and
+	// ConsecutiveSuccesses probes in a row that were up or degraded. Of
+	// those, ConsecutiveDegraded counts degraded ones and ConsecutiveHealthy
+	// the others, each since the last probe of the other kind.
 	ConsecutiveFailures  int `json:"consecutive_failures,omitempty"`
 	ConsecutiveSuccesses int `json:"consecutive_successes,omitempty"`
+	ConsecutiveDegraded  int `json:"consecutive_degraded,omitempty"`
+	ConsecutiveHealthy   int `json:"consecutive_healthy,omitempty"`
 }
 
 // Transition is a change of an endpoint's state.
@@ -77,11 +90,15 @@ type Transition struct {
 	Result Result
 }
 
-// apply folds a probe result into the status and returns the new state and
-// whether it changed. An endpoint leaves unknown for up on its first good
-// probe, and for down once failureThreshold probes in a row have failed;
-// after that it needs failureThreshold failures to go down and
-// successThreshold successes to come back up.
+// apply folds a probe result into the status and returns whether the state
+// changed. An endpoint leaves unknown on its first answer, for up or
+// degraded, or for down once failureThreshold probes in a row have failed.
+// After that:
+//   - failureThreshold failures in a row turn it down;
+//   - a down endpoint needs successThreshold answers in a row to come back,
+//     up or degraded as the last one was;
+//   - an up endpoint turns degraded after failureThreshold degraded answers
+//     in a row, and a degraded one up after successThreshold healthy ones.
 func (s *Status) apply(r Result, failureThreshold, successThreshold int) (changed bool) {
 	end := r.Start.Add(r.Duration)
 	s.LastCheck = end
@@ -89,24 +106,49 @@ func (s *Status) apply(r Result, failureThreshold, successThreshold int) (change
 	s.LastDuration = r.Duration
 	s.LastReason = r.Reason
 	s.LastError = r.Message
-	if r.Success {
-		s.LastSuccess = end
-		s.ConsecutiveSuccesses++
-		s.ConsecutiveFailures = 0
-	} else {
+	switch {
+	case !r.Success:
 		s.LastFailure = end
 		s.FailureReason = r.Reason
 		s.FailureMessage = r.Message
 		s.ConsecutiveFailures++
-		s.ConsecutiveSuccesses = 0
+		s.ConsecutiveSuccesses, s.ConsecutiveDegraded, s.ConsecutiveHealthy = 0, 0, 0
+	case r.Degraded:
+		s.LastSuccess = end
+		s.ConsecutiveFailures, s.ConsecutiveHealthy = 0, 0
+		s.ConsecutiveSuccesses++
+		s.ConsecutiveDegraded++
+	default:
+		s.LastSuccess = end
+		s.ConsecutiveFailures, s.ConsecutiveDegraded = 0, 0
+		s.ConsecutiveSuccesses++
+		s.ConsecutiveHealthy++
 	}
 
+	answered := StateUp
+	if r.Degraded {
+		answered = StateDegraded
+	}
 	next := s.State
 	switch {
-	case s.State != StateUp && r.Success && (s.State == StateUnknown || s.ConsecutiveSuccesses >= successThreshold):
-		next = StateUp
-	case s.State != StateDown && !r.Success && s.ConsecutiveFailures >= failureThreshold:
-		next = StateDown
+	case !r.Success:
+		if s.ConsecutiveFailures >= failureThreshold {
+			next = StateDown
+		}
+	case s.State == StateUnknown:
+		next = answered
+	case s.State == StateDown:
+		if s.ConsecutiveSuccesses >= successThreshold {
+			next = answered
+		}
+	case s.State == StateUp:
+		if s.ConsecutiveDegraded >= failureThreshold {
+			next = StateDegraded
+		}
+	case s.State == StateDegraded:
+		if s.ConsecutiveHealthy >= successThreshold {
+			next = StateUp
+		}
 	}
 	if next == s.State {
 		return false

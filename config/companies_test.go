@@ -444,6 +444,13 @@ endpoints:
       status:
         - 2xx
     severity: critical
+    method: GET
+    proxy_from_environment: false
+    ip_protocol: any
+    preferred_ip_protocol: ip6
+    enable_http2: false
+    retries: 0
+    retry_delay: 1s
 `
 	checkLines(t, "GET document", strings.Split(string(doc), "\n"), strings.Split(want, "\n"))
 

@@ -49,6 +49,8 @@ type Global struct {
 	BodySizeLimit    ByteSize `yaml:"body_size_limit,omitempty"`
 	FollowRedirects  *bool    `yaml:"follow_redirects,omitempty"`
 	MaxRedirects     int      `yaml:"max_redirects,omitempty"`
+	// ProbeSettings are the request settings every company inherits.
+	ProbeSettings `yaml:",inline"`
 }
 
 // Company is a tenant: a set of endpoints and the people to alert about them.
@@ -62,7 +64,10 @@ type Company struct {
 	RunbookURL string `yaml:"runbook_url,omitempty"`
 	// Maintenance windows apply to every endpoint of the company.
 	Maintenance []*Maintenance `yaml:"maintenance,omitempty"`
-	Endpoints   []*Endpoint    `yaml:"endpoints"`
+	// ProbeSettings are the request settings the company's endpoints
+	// inherit.
+	ProbeSettings `yaml:",inline"`
+	Endpoints     []*Endpoint `yaml:"endpoints"`
 
 	// File is the file the company was read from.
 	File string `yaml:"-"`
@@ -113,6 +118,17 @@ type Endpoint struct {
 	RunbookURL  string         `yaml:"runbook_url,omitempty"`
 	Maintenance []*Maintenance `yaml:"maintenance,omitempty"`
 
+	// Method and Body make the HTTP request; BodyFile reads the body from a
+	// file at load, relative to the file that names it.
+	Method   string `yaml:"method,omitempty"`
+	Body     string `yaml:"body,omitempty"`
+	BodyFile string `yaml:"body_file,omitempty"`
+	// ProbeSettings are the request settings, each inherited from the
+	// company when unset.
+	ProbeSettings `yaml:",inline"`
+	TCP           TCPSettings  `yaml:"tcp,omitempty"`
+	GRPC          GRPCSettings `yaml:"grpc,omitempty"`
+
 	// cron is the parsed Schedule, nil for interval endpoints, and cronGap
 	// the shortest time between two of its runs.
 	cron    cron.Schedule
@@ -127,6 +143,31 @@ type Expect struct {
 	// failure. Without it the body is read up to the limit and judged on
 	// that.
 	FailIfBodyTooLarge bool `yaml:"fail_if_body_too_large,omitempty"`
+	// BodyContains and BodyNotContains are substrings the body must and must
+	// not contain; BodyRegex and BodyNotRegex are regular expressions it
+	// must and must not match. They apply to the decoded body: gzip and
+	// deflate are undone first.
+	BodyContains    StringList `yaml:"body_contains,omitempty"`
+	BodyNotContains StringList `yaml:"body_not_contains,omitempty"`
+	BodyRegex       RegexpList `yaml:"body_regex,omitempty"`
+	BodyNotRegex    RegexpList `yaml:"body_not_regex,omitempty"`
+	// JSON are assertions on the body parsed as JSON.
+	JSON []JSONAssertion `yaml:"json,omitempty"`
+	// Headers maps response header names to regular expressions their value
+	// must match; a missing header fails. ".*" checks presence only.
+	Headers map[string]Regexp `yaml:"headers,omitempty"`
+	// MaxDuration marks a probe slower than this DEGRADED rather than DOWN;
+	// the timeout still fails it.
+	MaxDuration Duration `yaml:"max_duration,omitempty"`
+	// TLSCertMinDays marks the endpoint DEGRADED when a certificate of the
+	// verified chain expires in fewer days.
+	TLSCertMinDays int `yaml:"tls_cert_min_days,omitempty"`
+}
+
+// HasBodyChecks reports whether any expectation needs the body's content.
+func (x *Expect) HasBodyChecks() bool {
+	return len(x.BodyContains) > 0 || len(x.BodyNotContains) > 0 || len(x.BodyRegex) > 0 ||
+		len(x.BodyNotRegex) > 0 || len(x.JSON) > 0
 }
 
 // Cron returns the parsed cron schedule, or nil when the endpoint runs on an

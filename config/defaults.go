@@ -20,10 +20,16 @@ func (cfg *Config) setDefaults() {
 	if t := cfg.Alerting.Routing.TemplateFile; t != "" && !filepath.IsAbs(t) {
 		cfg.Alerting.Routing.TemplateFile = filepath.Join(filepath.Dir(cfg.File), t)
 	}
+	g.ProbeSettings.setProbeDefaults()
 	for _, c := range cfg.Companies {
 		c.Severity = firstNonZero(c.Severity, DefaultSeverity)
 		for _, e := range c.Endpoints {
 			e.setDefaults(g)
+			e.ProbeSettings.inherit(&c.ProbeSettings)
+			e.ProbeSettings.inherit(&g.ProbeSettings)
+			if e.Kind() == KindHTTP {
+				e.Method = firstNonZero(e.Method, DefaultMethod)
+			}
 			e.Severity = firstNonZero(e.Severity, c.Severity)
 			e.RunbookURL = firstNonZero(e.RunbookURL, c.RunbookURL)
 		}

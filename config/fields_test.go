@@ -49,7 +49,8 @@ func TestSuggestField(t *testing.T) {
 		// Short unrelated keys get no suggestion, not the nearest field.
 		{"foo", "", ""},
 		{"id", "", ""},
-		{"headers", "", ""},
+		{"payload", "", ""},
+		{"header", `"headers"`, "headers"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {

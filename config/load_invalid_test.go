@@ -151,7 +151,7 @@ var invalidConfigs = []struct {
 	}},
 	{"many-problems", []string{
 		"testdata/invalid/many-problems.yml:8:9: company \"acme\": endpoint \"api\": unknown field \"intervl\", did you mean \"interval\"?",
-		"testdata/invalid/many-problems.yml:10:14: company \"acme\": endpoint \"web\": url: unsupported scheme \"ftp\": use http or https",
+		"testdata/invalid/many-problems.yml:10:14: company \"acme\": endpoint \"web\": url: unsupported scheme \"ftp\": use http or https, tcp://host:port, or grpc:// or grpcs:// for a gRPC health check",
 		"testdata/invalid/many-problems.yml:11:18: company \"acme\": endpoint \"web\": timeout: 2m is longer than global.interval 1m",
 		"testdata/invalid/many-problems.yml:14:26: company \"acme\": endpoint \"old\": expect.status: status 301 cannot match while redirects are followed, because the response after the last redirect is judged: set follow_redirects: false to check the redirect itself",
 		"testdata/invalid/many-problems.yml:18:15: company \"globex\": contacts.email[0]: invalid email address \"nobody\"",
@@ -248,7 +248,7 @@ var invalidConfigs = []struct {
 	{"unknown-key-endpoint", []string{
 		"testdata/invalid/unknown-key-endpoint.yml:6:9: company \"acme\": endpoint \"api\": unknown field \"expected\", did you mean \"expect\"?",
 		"testdata/invalid/unknown-key-endpoint.yml:7:9: company \"acme\": endpoint \"api\": unknown field \"cron\", did you mean \"schedule\"?",
-		"testdata/invalid/unknown-key-endpoint.yml:8:9: company \"acme\": endpoint \"api\": unknown field \"foo\"; valid fields are name, url, interval, schedule, time_zone, timeout, failure_threshold, success_threshold, follow_redirects, max_redirects, body_size_limit, labels, expect, severity, runbook_url, maintenance",
+		"testdata/invalid/unknown-key-endpoint.yml:8:9: company \"acme\": endpoint \"api\": unknown field \"foo\"; valid fields are name, url, interval, schedule, time_zone, timeout, failure_threshold, success_threshold, follow_redirects, max_redirects, body_size_limit, labels, expect, severity, runbook_url, maintenance, method, body, body_file, headers, basic_auth, bearer_token, bearer_token_file, tls_config, proxy_url, no_proxy, proxy_from_environment, ip_protocol, preferred_ip_protocol, enable_http2, retries, retry_delay, tcp, grpc",
 	}},
 	{"unknown-key-expect", []string{
 		"testdata/invalid/unknown-key-expect.yml:7:11: company \"acme\": endpoint \"api\": expect: unknown field \"statsu\", did you mean \"status\"?",
@@ -267,7 +267,7 @@ var invalidConfigs = []struct {
 	}},
 	{"url", []string{
 		"testdata/invalid/url.yml:5:14: company \"acme\": endpoint \"unparsable\": url: invalid URL: invalid port after host (the URL is not shown because it may contain credentials)",
-		"testdata/invalid/url.yml:7:14: company \"acme\": endpoint \"ftp\": url: unsupported scheme \"ftp\": use http or https",
+		"testdata/invalid/url.yml:7:14: company \"acme\": endpoint \"ftp\": url: unsupported scheme \"ftp\": use http or https, tcp://host:port, or grpc:// or grpcs:// for a gRPC health check",
 		"testdata/invalid/url.yml:9:14: company \"acme\": endpoint \"no-host\": url: missing host: use an absolute URL such as https://api.example.com/health",
 		"testdata/invalid/url.yml:11:14: company \"acme\": endpoint \"no-scheme\": url: missing scheme: use an absolute URL such as https://api.example.com/health",
 		"testdata/invalid/url.yml:13:14: company \"acme\": endpoint \"opaque\": url: missing host: use an absolute URL such as https://api.example.com/health",

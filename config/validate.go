@@ -109,6 +109,7 @@ func (l *loader) validateGlobal(cfg *Config) {
 		l.errorf(it, at("timeout"), "%s is longer than global.interval %s", g.Timeout, g.Interval)
 	}
 	l.checkCounts(it, g, globalNode, []any{"global"}, g.FailureThreshold, g.SuccessThreshold, g.MaxRedirects)
+	l.validateProbeSettings(it, g, []any{"global"}, &g.ProbeSettings, cfg.File)
 }
 
 // checkCounts checks the thresholds and max_redirects that mapping n of
@@ -133,6 +134,7 @@ func (l *loader) checkCounts(
 }
 
 func (l *loader) validateCompany(c *Company, it item) {
+	l.validateProbeSettings(it, c, nil, &c.ProbeSettings, c.File)
 	if l.fieldOK(c, "name") {
 		l.validateName(it, "company", c.Name)
 	}
@@ -222,7 +224,7 @@ func (l *loader) validateEndpoints(cfg *Config, c *Company, it item) {
 			first[e.Name] = e
 		}
 		if l.fieldOK(e, wholeItem) {
-			l.validateEndpoint(cfg, e, eit)
+			l.validateEndpoint(cfg, c, e, eit)
 		}
 	}
 }

@@ -2,13 +2,14 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
 
 const urlExample = "use an absolute URL such as https://api.example.com/health"
 
-func (l *loader) validateEndpoint(cfg *Config, e *Endpoint, it item) {
+func (l *loader) validateEndpoint(cfg *Config, c *Company, e *Endpoint, it item) {
 	ok := func(key string) bool { return l.fieldOK(e, key) }
 	if ok("name") {
 		l.validateName(it, "endpoint", e.Name)
@@ -33,6 +34,8 @@ func (l *loader) validateEndpoint(cfg *Config, e *Endpoint, it item) {
 		l.validateLabels(it, e.Labels)
 	}
 	l.checkAlertPolicy(it, e, e.Severity, e.RunbookURL, e.Maintenance)
+	l.validateProbeSettings(it, e, nil, &e.ProbeSettings, c.File)
+	l.validateProbe(e, c, cfg, it, period, known)
 }
 
 // endpointPeriod checks interval, schedule and time_zone, parses the
@@ -124,10 +127,14 @@ func (l *loader) validateURL(e *Endpoint, it item) {
 		l.errorf(it, at, "missing url: %s", urlExample)
 	case u.Scheme == "":
 		l.errorf(it, at, "missing scheme: %s", urlExample)
-	case u.Scheme != "http" && u.Scheme != "https":
-		l.errorf(it, at, "unsupported scheme %q: use http or https", u.Scheme)
+	case !slices.Contains([]string{"http", "https", "tcp", "grpc", "grpcs"}, u.Scheme):
+		l.errorf(it, at, "unsupported scheme %q: use http or https, tcp://host:port, or grpc:// or grpcs:// for a gRPC health check", u.Scheme)
 	case u.Opaque != "" || u.Hostname() == "":
 		l.errorf(it, at, "missing host: %s", urlExample)
+	case e.Kind() != KindHTTP && u.Port() == "":
+		l.errorf(it, at, "missing port: %s://host:port needs a port", u.Scheme)
+	case e.Kind() != KindHTTP && (u.Path != "" && u.Path != "/" || u.RawQuery != ""):
+		l.errorf(it, at, "a %s:// URL has no path or query: use %s://host:port", u.Scheme, u.Scheme)
 	case u.Port() != "":
 		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
 			l.errorf(it, at, "invalid port: use a number from 1 to 65535")
