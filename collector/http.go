@@ -74,6 +74,7 @@ func (p *HTTPProber) Probe(ctx context.Context, t *Target) Result {
 	ctx = httptrace.WithClientTrace(ctx, tr.clientTrace())
 
 	if resp := p.send(ctx, e, tr, &res); resp != nil {
+		recordTLS(resp.TLS, &res)
 		checkResponse(ctx, e, tr, resp, &res)
 	}
 
@@ -81,6 +82,9 @@ func (p *HTTPProber) Probe(ctx context.Context, t *Target) Result {
 	res.Duration = end.Sub(res.Start)
 	res.Phases, res.IPVersion = tr.result(end)
 	res.Success = res.Reason == ReasonNone
+	if res.Success {
+		judgeDegraded(e, &res)
+	}
 	return res
 }
 
@@ -168,14 +172,12 @@ func checkResponse(ctx context.Context, e *config.Endpoint, tr *tracer, resp *ht
 	// limit) so that the duration covers the whole response.
 	n, truncated, err := readBody(resp, tr, int64(e.BodySizeLimit))
 	res.BodySize, res.BodyTruncated = n, truncated
-	switch {
-	case err != nil:
+	if err != nil {
 		res.fail(classify(ctx, err, stageBody, e.Timeout))
-	case !e.Expect.Status.Matches(resp.StatusCode):
-		res.fail(ReasonStatus, fmt.Sprintf("status %d, expected %s", resp.StatusCode, e.Expect.Status))
-	case truncated && e.Expect.FailIfBodyTooLarge:
-		res.fail(ReasonBodyTooLarge, fmt.Sprintf("body is larger than body_size_limit %s", e.BodySizeLimit))
+		return
 	}
+	// NOTE: the body is not kept yet, so body checks see nil.
+	judgeResponse(e, resp, nil, truncated, res)
 }
 
 // readBody reads at most limit bytes of the body and closes it. It reports

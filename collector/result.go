@@ -174,7 +174,7 @@ func (r *Result) fail(reason Reason, msg string) {
 }
 
 // degrade marks a successful probe degraded with reason and msg, unless it
-// already failed or is already degraded.
+// already failed or is already degraded. Success is left as it is.
 func (r *Result) degrade(reason Reason, msg string) {
 	if r.Reason != ReasonNone {
 		return
