@@ -91,7 +91,7 @@ test-deps: mailpit
 run: build demo-api
 	@$(BIN_DIR)/demo-api -listen=127.0.0.1:9851 & demo=$$!; \
 	trap 'kill $$demo 2>/dev/null; wait $$demo 2>/dev/null' EXIT; \
-	trap 'exit 130' INT TERM; \
+	trap 'exit 0' INT TERM; \
 	$(BIN_DIR)/apiwatch --config.file=examples/apiwatch.yml \
 		--web.listen-address=127.0.0.1:9850 --storage.path=data
 

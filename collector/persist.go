@@ -52,6 +52,8 @@ func (m *Manager) restore() error {
 func (m *Manager) saveLoop(ctx context.Context) {
 	ticker := time.NewTicker(m.opts.SaveInterval)
 	defer ticker.Stop()
+	var lastErr string
+	var lastLogged time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -59,11 +61,22 @@ func (m *Manager) saveLoop(ctx context.Context) {
 		case <-ticker.C:
 		case <-m.flushNow:
 		}
-		if err := m.save(); err != nil {
-			m.logger.Error("Saving endpoint statuses failed", "err", err)
+		err := m.save()
+		switch {
+		case err == nil && lastErr != "":
+			m.logger.Info("Saving endpoint statuses works again")
+			lastErr = ""
+		case err != nil && (err.Error() != lastErr || time.Since(lastLogged) >= saveErrorLogInterval):
+			// A full disk fails every save; log a repeated error once per
+			// interval, while apiwatch_state_save_errors_total counts all.
+			m.logger.Error("Saving endpoint statuses failed; retrying", "err", err)
+			lastErr, lastLogged = err.Error(), time.Now()
 		}
 	}
 }
+
+// saveErrorLogInterval is how often a save error that repeats is logged.
+const saveErrorLogInterval = 5 * time.Minute
 
 // save writes the statuses changed since they were last saved and deletes
 // those of removed endpoints, in one transaction. After a failed write the

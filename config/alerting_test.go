@@ -236,6 +236,7 @@ companies:
 		"json":      string(jsonOut),
 		"yaml":      string(yamlOut),
 		"am %+v":    fmt.Sprintf("%+v %+v", *cfg.Alerting.Alertmanagers[0], *cfg.Alerting.Alertmanagers[1]),
+		//lint:ignore S1025 the test checks what fmt's %s prints, not String.
 		"am url %s": fmt.Sprintf("%s", cfg.Alerting.Alertmanagers[0].URL),
 	}
 	for name, out := range outputs {

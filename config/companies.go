@@ -291,7 +291,7 @@ func companyFileContent(name string, doc []byte) ([]byte, error) {
 		return nil, Errors{{File: requestBody, Field: "name",
 			Msg: fmt.Sprintf("name %q does not match the company %q in the URL", got, name)}}
 	}
-	if errs := redactionPlaceholders(root); len(errs) > 0 {
+	if errs := append(redactionPlaceholders(root), fileAndEnvReferences(root)...); len(errs) > 0 {
 		return nil, errs
 	}
 	if isJSON(doc) {
@@ -380,8 +380,46 @@ func redactionPlaceholders(root *yaml.Node) Errors {
 			if n.Value == redacted || hasRedactedURLPart(n.Value) {
 				errs = append(errs, &Error{File: requestBody, Line: n.Line, Column: n.Column,
 					Field: fieldPath(path),
-					Msg: "the value is a redaction placeholder from GET: send the real secret, " +
-						"a ${VAR} reference or a *_file setting instead"})
+					Msg:   "the value is a redaction placeholder from GET: send the real secret instead"})
+			}
+		}
+	}
+	walk(root, nil)
+	return errs
+}
+
+// fileAndEnvReferences reports the *_file settings and ${VAR} references in
+// a company document sent to the admin API. The daemon would read those
+// files and variables with its own rights and could send them to the
+// endpoint or show them in the API, so whoever may write a company could
+// read the daemon's files and environment. Through the API, secrets are
+// given inline; the file the API writes is readable by its owner only.
+func fileAndEnvReferences(root *yaml.Node) Errors {
+	var errs Errors
+	var walk func(n *yaml.Node, path []any)
+	walk = func(n *yaml.Node, path []any) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i]
+				p := append(slices.Clone(path), key.Value)
+				if strings.HasSuffix(key.Value, "_file") {
+					errs = append(errs, &Error{File: requestBody, Line: key.Line, Column: key.Column,
+						Field: fieldPath(p),
+						Msg:   "*_file settings are not accepted through the admin API: give the value inline"})
+					continue
+				}
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, append(slices.Clone(path), i))
+			}
+		case yaml.ScalarNode:
+			if strings.Contains(strings.ReplaceAll(n.Value, "$${", ""), "${") {
+				errs = append(errs, &Error{File: requestBody, Line: n.Line, Column: n.Column,
+					Field: fieldPath(path),
+					Msg:   "${VAR} references are not accepted through the admin API: give the value inline, or write $${ for a literal ${"})
 			}
 		}
 	}
@@ -400,6 +438,9 @@ func hasRedactedURLPart(s string) bool {
 		return false
 	}
 	if pw, ok := u.User.Password(); ok && pw == redactedURLPart {
+		return true
+	}
+	if _, ok := u.User.Password(); !ok && u.User.Username() == redactedURLPart {
 		return true
 	}
 	for _, params := range []string{u.RawQuery, u.Fragment} {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -124,13 +125,13 @@ func TestCompanyFileContentRejects(t *testing.T) {
 			`request body: name: name "" does not match the company "acme" in the URL`},
 		{"secret placeholder", "name: acme\ncontacts:\n  pagerduty:\n    - routing_key: <secret>\n",
 			"request body:4:20: contacts.pagerduty[0].routing_key: the value is a redaction placeholder " +
-				"from GET: send the real secret, a ${VAR} reference or a *_file setting instead"},
+				"from GET: send the real secret instead"},
 		{"url password placeholder", "name: acme\nendpoints:\n  - url: https://u:xxxxx@api.acme.example/\n",
 			"request body:3:10: endpoints[0].url: the value is a redaction placeholder " +
-				"from GET: send the real secret, a ${VAR} reference or a *_file setting instead"},
+				"from GET: send the real secret instead"},
 		{"url token placeholder", `{"name": "acme", "endpoints": [{"url": "https://a.example/?page=2&api_key=xxxxx"}]}`,
 			"request body: endpoints[0].url: the value is a redaction placeholder " +
-				"from GET: send the real secret, a ${VAR} reference or a *_file setting instead"},
+				"from GET: send the real secret instead"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -454,15 +455,17 @@ endpoints:
 `
 	checkLines(t, "GET document", strings.Split(string(doc), "\n"), strings.Split(want, "\n"))
 
-	// Sent back as it is, the placeholders are rejected.
+	// Sent back as it is, the placeholders are rejected, and so is the
+	// routing_key_file, which the admin API does not accept.
 	_, err = f.r.PutCompany("acme", doc)
 	var errs Errors
-	if !errors.As(err, &errs) || len(errs) != 2 {
-		t.Fatalf("PutCompany of the GET document = %v, want 2 placeholder problems", err)
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("PutCompany of the GET document = %v, want 2 placeholder problems and 1 file setting", err)
 	}
 	// With the secrets filled in, it is accepted and runs the same.
 	filled := strings.NewReplacer("<secret>", "tok-ABC123", "user:xxxxx", "user:pw-in-url",
-		"token=xxxxx", "token=q-456").Replace(string(doc))
+		"token=xxxxx", "token=q-456", "routing_key_file: ../pd.key", "routing_key: pd-inline").Replace(string(doc))
+	want = strings.Replace(want, "- routing_key_file: ../pd.key", "- routing_key: <secret>", 1)
 	if _, err := f.r.PutCompany("acme", []byte(filled)); err != nil {
 		t.Fatalf("PutCompany of the filled-in GET document: %v", err)
 	}
@@ -501,5 +504,39 @@ func TestManagedFile(t *testing.T) {
 				t.Errorf("managedFile(%q) = %v, want %v", tt.company, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestNewReloaderRemovesStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	confd := filepath.Join(dir, CompanyDir)
+	if err := os.MkdirAll(confd, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(confd, ".acme.yml.tmp123")
+	fresh := filepath.Join(confd, ".globex.yml.tmp456")
+	other := filepath.Join(confd, ".notes.txt")
+	for _, f := range []string{old, fresh, other} {
+		if err := os.WriteFile(f, []byte("companies: ["), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * staleTempAge)
+	for _, f := range []string{old, other} {
+		if err := os.Chtimes(f, past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := filepath.Join(dir, "apiwatch.yml")
+	if _, err := NewReloader(ReloaderOptions{File: main, Apply: func(*Config) error { return nil }}, &Config{File: main}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file still there: %v", err)
+	}
+	for _, f := range []string{fresh, other} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s removed: %v", f, err)
+		}
 	}
 }

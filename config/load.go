@@ -91,7 +91,14 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 	}
 	cfg := &Config{File: path, Files: []string{path}}
 	main := l.accept(l.parseFile(path))
-	if main.root == nil && len(main.errs) > 0 {
+	if main.root == nil && len(main.errs) == 0 {
+		// An empty main file is far more often one being written, or
+		// truncated by mistake, than a wish to monitor nothing; applying it
+		// would drop every endpoint's state and resolve every alert.
+		l.add(&Error{File: path, Msg: "the main configuration file is empty; " +
+			"to run without companies, write companies: []"})
+	}
+	if main.root == nil {
 		return nil, l.result()
 	}
 	l.decodeFile(main, cfg, false)

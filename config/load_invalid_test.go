@@ -163,8 +163,8 @@ var invalidConfigs = []struct {
 	{"names", []string{
 		"testdata/invalid/names.yml:2:5: name: missing company name",
 		"testdata/invalid/names.yml:4:9: name: missing endpoint name",
-		"testdata/invalid/names.yml:5:11: company \"Acme Corp\": name: invalid company name \"Acme Corp\": use 1 to 128 letters, digits, '.', '_' and '-', starting with a letter or digit",
-		"testdata/invalid/names.yml:7:15: company \"Acme Corp\": endpoint \"-api\": name: invalid endpoint name \"-api\": use 1 to 128 letters, digits, '.', '_' and '-', starting with a letter or digit",
+		"testdata/invalid/names.yml:5:11: company \"Acme Corp\": name: invalid company name \"Acme Corp\": use 1 to 128 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit",
+		"testdata/invalid/names.yml:7:15: company \"Acme Corp\": endpoint \"-api\": name: invalid endpoint name \"-api\": use 1 to 128 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit",
 		"testdata/invalid/names.yml:9:9: company \"Acme Corp\": name: expected a string, got a list",
 		"testdata/invalid/names.yml:11:11: name: missing company name",
 		"testdata/invalid/names.yml:13:15: name: missing endpoint name",

@@ -276,18 +276,27 @@ companies:
 
 func TestLoadFileEmpty(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"empty.yml":    "",
-		"comments.yml": "# nothing configured yet\n",
+		"empty.yml":        "",
+		"comments.yml":     "# nothing configured yet\n",
+		"no-companies.yml": "companies: []\n",
 	})
 	for _, name := range []string{"empty.yml", "comments.yml"} {
 		t.Run(name, func(t *testing.T) {
-			cfg := mustLoad(t, filepath.Join(dir, name))
-			if len(cfg.Companies) != 0 {
-				t.Errorf("companies = %d, want 0", len(cfg.Companies))
-			}
-			if cfg.Global.Interval != DefaultInterval {
-				t.Errorf("global interval = %s, want the default %s", cfg.Global.Interval, DefaultInterval)
+			file := filepath.Join(dir, name)
+			_, err := LoadFile(file)
+			want := file + ": the main configuration file is empty; to run without companies, write companies: []"
+			if err == nil || err.Error() != want {
+				t.Errorf("LoadFile = %v, want %s", err, want)
 			}
 		})
 	}
+	t.Run("explicit empty list", func(t *testing.T) {
+		cfg := mustLoad(t, filepath.Join(dir, "no-companies.yml"))
+		if len(cfg.Companies) != 0 {
+			t.Errorf("companies = %d, want 0", len(cfg.Companies))
+		}
+		if cfg.Global.Interval != DefaultInterval {
+			t.Errorf("global interval = %s, want the default %s", cfg.Global.Interval, DefaultInterval)
+		}
+	})
 }

@@ -101,6 +101,7 @@ func NewReloader(opts ReloaderOptions, initial *Config) (*Reloader, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultReloadDebounce
 	}
+	removeStaleTempFiles(filepath.Join(filepath.Dir(opts.File), CompanyDir), opts.Logger)
 	r := &Reloader{
 		opts:    opts,
 		logger:  opts.Logger,
@@ -196,19 +197,8 @@ func (r *Reloader) reload(opts LoadOptions) error {
 	return nil
 }
 
-// load is Load, except that an empty main file is an error. An empty file
-// is a valid configuration without companies. During a reload, though, it
-// is far more often a file that an editor or a script has truncated and not
-// yet written. Applying it would drop every endpoint's state and resolve
-// every alert.
+// load is Load with the reloader's file.
 func (r *Reloader) load(opts LoadOptions) (*Config, error) {
-	file := filepath.Clean(r.opts.File)
-	if _, ok := opts.Overlay[file]; !ok {
-		if info, err := os.Stat(file); err == nil && info.Mode().IsRegular() && info.Size() == 0 {
-			return nil, Errors{{File: r.opts.File, Msg: "the main configuration file is empty, " +
-				"probably because it is being written; to run without companies, write companies: []"}}
-		}
-	}
 	return Load(r.opts.File, opts)
 }
 
@@ -271,7 +261,7 @@ func (r *Reloader) Run(ctx context.Context, hup <-chan os.Signal) error {
 		return err
 	}
 	defer w.Close()
-	fw := &fileWatch{r: r, w: w, failed: map[string]bool{}}
+	fw := &fileWatch{r: r, w: w, failed: map[string]bool{}, ignored: map[string]bool{}}
 	fw.update()
 
 	var pending debounce
@@ -382,7 +372,15 @@ type fileWatch struct {
 	// failed holds the directories whose watch failed, so that each failure
 	// is logged once.
 	failed map[string]bool
+	// ignored holds the files whose events were ignored, so that each is
+	// logged once: a log file written into a watched directory would
+	// otherwise cause a log line for every line logged about it.
+	ignored map[string]bool
 }
+
+// maxIgnoredNames bounds fileWatch.ignored; past it, ignored events are no
+// longer logged.
+const maxIgnoredNames = 1000
 
 // handle reports whether ev can change the configuration and so calls for a
 // reload.
@@ -395,7 +393,10 @@ func (fw *fileWatch) handle(ev fsnotify.Event) bool {
 	logger := fw.r.logger
 	kind := fw.set.classify(name)
 	if kind == irrelevant {
-		logger.Debug("Ignoring file event", "file", name, "op", ev.Op.String())
+		if !fw.ignored[name] && len(fw.ignored) < maxIgnoredNames {
+			fw.ignored[name] = true
+			logger.Debug("Ignoring events of a file that is not part of the configuration", "file", name)
+		}
 		return false
 	}
 	if kind == configDir {
@@ -564,3 +565,23 @@ func staticDir(pattern string) string {
 }
 
 func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
+
+// staleTempAge is how old a temporary file of an atomic write must be before
+// it counts as left behind by a crash rather than being written now.
+const staleTempAge = time.Minute
+
+// removeStaleTempFiles deletes the temporary files that atomic writes of the
+// admin API leave in dir when the process dies between creating and
+// renaming them.
+func removeStaleTempFiles(dir string, logger *slog.Logger) {
+	matches, _ := filepath.Glob(filepath.Join(dir, ".*.yml.tmp*"))
+	for _, m := range matches {
+		info, err := os.Lstat(m)
+		if err != nil || !info.Mode().IsRegular() || time.Since(info.ModTime()) < staleTempAge {
+			continue
+		}
+		if err := os.Remove(m); err == nil {
+			logger.Info("Removed a temporary file left by an interrupted write", "file", m)
+		}
+	}
+}

@@ -466,7 +466,7 @@ func TestRunIgnoresOtherFiles(t *testing.T) {
 		f.write(name, "not: [yaml")
 	}
 	for _, name := range others {
-		f.logs.waitFor(t, 1, "DEBUG Ignoring file event", "file="+filepath.Join(f.dir, name)+" ")
+		f.logs.waitFor(t, 1, "DEBUG Ignoring events of a file that is not part of the configuration", "file="+filepath.Join(f.dir, name))
 	}
 	f.noApply()
 	if got := f.logs.matching("Configuration file changed"); len(got) > 0 {
@@ -578,7 +578,7 @@ func TestRunRejectsBrokenFile(t *testing.T) {
 				"        labels: {team: \"${UNSET_TEAM}\"}\n",
 			[]string{"6:24: environment variable UNSET_TEAM is not set"}},
 		{"empty main file", "apiwatch.yml", "",
-			[]string{" the main configuration file is empty, probably because it is being written; " +
+			[]string{" the main configuration file is empty; " +
 				"to run without companies, write companies: []"}},
 		{"two problems", "apiwatch.yml",
 			"config_files: [conf.d/*.yml]\nglobal:\n  interval: soon\n  timeout: 0s\n",

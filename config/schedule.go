@@ -64,6 +64,10 @@ func newCronSchedule(spec, timeZone string) *cronSchedule {
 	if !ok {
 		return invalid("schedule", "the schedule never runs")
 	}
+	if gap < time.Duration(MinInterval) {
+		// Only @every can go below a minute.
+		return invalid("schedule", "runs every %s, more often than the minimum interval %s", Duration(gap), MinInterval)
+	}
 	return &cronSchedule{sched: sched, gap: gap}
 }
 

@@ -143,7 +143,7 @@ func TestRedactURL(t *testing.T) {
 		name, in, want string
 	}{
 		{"password", "https://user:pw-in-url@api.example.com/", "https://user:xxxxx@api.example.com/"},
-		{"user only", "https://user@api.example.com/", "https://user@api.example.com/"},
+		{"user only, usually a token", "https://user@api.example.com/", "https://xxxxx@api.example.com/"},
 		{"token query", "https://api.example.com/h?token=q-456&page=2", "https://api.example.com/h?token=xxxxx&page=2"},
 		{"names with secret words", "https://x.example/?api_key=1&Signature=2&X-Amz-Credential=3&sessionid=4&q=5",
 			"https://x.example/?api_key=xxxxx&Signature=xxxxx&X-Amz-Credential=xxxxx&sessionid=xxxxx&q=5"},

@@ -89,7 +89,8 @@ var sensitiveWords = []string{
 const redactedURLPart = "xxxxx"
 
 // RedactURL returns u as a string with the password replaced by "xxxxx", as
-// url.URL.Redacted does, and also the values of query and fragment
+// url.URL.Redacted does, a user name without a password (usually a token)
+// replaced too, and also the values of query and fragment
 // parameters whose names contain token, key, secret, pass, pwd, auth, sig,
 // credential, session or jwt, and the whole opaque part of a URL such as
 // "http:user:pw@host". A token in the path is not recognised.
@@ -98,6 +99,10 @@ func RedactURL(u *url.URL) string {
 	if c.User != nil {
 		if _, ok := c.User.Password(); ok {
 			c.User = url.UserPassword(c.User.Username(), redactedURLPart)
+		} else if c.User.Username() != "" {
+			// A user name without a password is usually a token, as in
+			// https://<token>@api.example.com/.
+			c.User = url.User(redactedURLPart)
 		}
 	}
 	if c.Opaque != "" {

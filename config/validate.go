@@ -17,7 +17,7 @@ var (
 	reservedLabels = map[string]bool{"company": true, "endpoint": true, "alertname": true, "severity": true}
 )
 
-const nameRule = "use 1 to 128 letters, digits, '.', '_' and '-', starting with a letter or digit"
+const nameRule = "use 1 to 128 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit"
 
 // validName reports whether name is a valid company or endpoint name: 1 to
 // 128 ASCII letters, digits, '.', '_' and '-', starting with a letter or

@@ -133,8 +133,10 @@ func (l *loader) validateURL(e *Endpoint, it item) {
 		l.errorf(it, at, "missing host: %s", urlExample)
 	case e.Kind() != KindHTTP && u.Port() == "":
 		l.errorf(it, at, "missing port: %s://host:port needs a port", u.Scheme)
-	case e.Kind() != KindHTTP && (u.Path != "" && u.Path != "/" || u.RawQuery != ""):
-		l.errorf(it, at, "a %s:// URL has no path or query: use %s://host:port", u.Scheme, u.Scheme)
+	case e.Kind() != KindHTTP && (u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != ""):
+		l.errorf(it, at, "a %s:// URL has no path, query or fragment: use %s://host:port", u.Scheme, u.Scheme)
+	case e.Kind() != KindHTTP && u.User != nil:
+		l.errorf(it, at, "a %s:// URL has no user or password: credentials there would never be sent", u.Scheme)
 	case u.Port() != "":
 		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
 			l.errorf(it, at, "invalid port: use a number from 1 to 65535")

@@ -117,11 +117,18 @@ func (l *loader) validateProbe(e *Endpoint, c *Company, cfg *Config, it item, pe
 	}
 	if kind != KindHTTP {
 		for _, key := range []string{"method", "body", "body_file", "follow_redirects", "max_redirects", "headers",
-			"basic_auth", "bearer_token", "bearer_token_file", "proxy_url", "enable_http2"} {
+			"basic_auth", "bearer_token", "bearer_token_file", "proxy_url", "no_proxy", "proxy_from_environment",
+			"enable_http2"} {
 			if set(key) {
 				onlyFor(key, "http and https")
 			}
 		}
+	}
+	if set("tls_config") && kind != KindHTTP && !usesTLS(e) {
+		l.errorf(it, []any{"tls_config"}, "applies only with TLS: use grpcs://, or set tcp.tls: true")
+	}
+	if kind == KindTCP && e.TCP.Expect != nil && e.TCP.Expect.String() == "" {
+		l.errorf(it, []any{"tcp", "expect"}, "empty: it would match any answer; remove it to check only the connection")
 	}
 	if kind != KindTCP && set("tcp") {
 		onlyFor("tcp", "tcp://")

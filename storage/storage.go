@@ -26,6 +26,10 @@ const DefaultLockTimeout = 5 * time.Second
 // process, holds the database.
 var ErrLocked = errors.New("database is locked by another process")
 
+// ErrRemoved is returned by writes after the database file was deleted or
+// replaced while open: the writes would go to a file no restart can read.
+var ErrRemoved = errors.New("database file was removed or replaced while apiwatch was running")
+
 // ErrCorrupt is returned by Open when the file is not a readable bbolt
 // database.
 var ErrCorrupt = errors.New("database file is corrupt or not an apiwatch database")
@@ -40,6 +44,9 @@ type Options struct {
 // DB is an open state database.
 type DB struct {
 	bolt *bolt.DB
+	// info identifies the file opened, to notice when the path no longer
+	// leads to it.
+	info os.FileInfo
 }
 
 // Open opens or creates the database in dir with default options.
@@ -69,7 +76,22 @@ func OpenWithOptions(dir string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	return &DB{bolt: db}, nil
+	info, err := os.Stat(path)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return &DB{bolt: db, info: info}, nil
+}
+
+// checkFile reports ErrRemoved when the database's path no longer leads to
+// the open file, for example after the storage directory was deleted.
+func (db *DB) checkFile() error {
+	info, err := os.Stat(db.bolt.Path())
+	if err != nil || !os.SameFile(info, db.info) {
+		return fmt.Errorf("%w: %s; restart apiwatch to create a new one, the state since the last restart is lost", ErrRemoved, db.bolt.Path())
+	}
+	return nil
 }
 
 // Close closes the database and releases its file lock.
@@ -92,6 +114,9 @@ func (db *DB) ForEach(bucket string, fn func(key, value []byte) error) error {
 // transaction: either all of it is on disk when Write returns nil, or none
 // of it. A key in both lists ends up stored.
 func (db *DB) Write(bucket string, puts map[string][]byte, deletes []string) error {
+	if err := db.checkFile(); err != nil {
+		return err
+	}
 	return db.bolt.Update(func(tx *bolt.Tx) error { return write(tx, bucket, puts, deletes) })
 }
 
@@ -100,6 +125,9 @@ func (db *DB) Write(bucket string, puts map[string][]byte, deletes []string) err
 // per call. A call waits up to bbolt's MaxBatchDelay (10ms by default)
 // for others to join.
 func (db *DB) Batch(bucket string, puts map[string][]byte, deletes []string) error {
+	if err := db.checkFile(); err != nil {
+		return err
+	}
 	// bbolt may run the function twice when another call in the batch
 	// fails. Deleting and storing the same keys again is harmless.
 	return db.bolt.Batch(func(tx *bolt.Tx) error { return write(tx, bucket, puts, deletes) })

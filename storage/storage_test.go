@@ -251,3 +251,40 @@ func TestBatchConcurrentWriters(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteAfterFileRemoved(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remove func(dir string) error
+	}{
+		{"directory deleted", os.RemoveAll},
+		{"file replaced", func(dir string) error {
+			path := filepath.Join(dir, FileName)
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return os.WriteFile(path, nil, 0o600)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			db, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Write("b", map[string][]byte{"k": []byte("v")}, nil); err != nil {
+				t.Fatalf("Write before removal: %v", err)
+			}
+			if err := tc.remove(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Write("b", map[string][]byte{"k": []byte("w")}, nil); !errors.Is(err, ErrRemoved) {
+				t.Errorf("Write after removal = %v, want ErrRemoved", err)
+			}
+			if err := db.Batch("b", map[string][]byte{"k": []byte("w")}, nil); !errors.Is(err, ErrRemoved) {
+				t.Errorf("Batch after removal = %v, want ErrRemoved", err)
+			}
+		})
+	}
+}

@@ -44,7 +44,7 @@ func TestCheckConfig(t *testing.T) {
 		if code != 0 {
 			t.Errorf("exit code = %d, want 0\nstderr:\n%s", code, stderr)
 		}
-		want := good + " is valid: 1 files, 1 companies, 1 endpoints\n"
+		want := good + " is valid: 1 file, 1 company, 1 endpoint\n"
 		if stdout != want {
 			t.Errorf("stdout = %q, want %q", stdout, want)
 		}

@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
@@ -67,6 +69,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "apiwatch: %v\n", err)
 		return 2
 	}
+	if err := f.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "apiwatch: %v\n", err)
+		return 2
+	}
 	switch cmd {
 	case "check-config":
 		return checkConfig(f.configFile)
@@ -86,9 +92,26 @@ func checkConfig(file string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Printf("%s is valid: %d files, %d companies, %d endpoints\n",
-		file, len(cfg.Files), len(cfg.Companies), countEndpoints(cfg))
+	fmt.Printf("%s is valid: %s, %s, %s\n", file, plural(len(cfg.Files), "file"),
+		plural(len(cfg.Companies), "company"), plural(countEndpoints(cfg), "endpoint"))
+	// The Alertmanager routing is checked too, but only as a warning: a
+	// team that writes its Alertmanager configuration by hand never runs
+	// alertmanager-config.
+	if _, err := alerting.RenderAlertmanagerConfig(cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "warning: apiwatch alertmanager-config would fail on this file: %v\n", err)
+	}
 	return 0
+}
+
+// plural formats a count with its noun: "1 file", "2 files", "3 companies".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "y") {
+		noun = strings.TrimSuffix(noun, "y") + "ie"
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // alertmanagerConfig renders the Alertmanager configuration for the
@@ -113,4 +136,17 @@ func alertmanagerConfig(file, output string) int {
 		return 1
 	}
 	return 0
+}
+
+// check rejects flag values that parse but make no sense.
+func (f *daemonFlags) check() error {
+	switch {
+	case f.storagePath == "":
+		return fmt.Errorf("--storage.path is empty: give the directory for the state database, such as data")
+	case f.concurrency < 0:
+		return fmt.Errorf("--probe.concurrency=%d: use 0 for no limit or a positive number", f.concurrency)
+	case f.historySize < 0:
+		return fmt.Errorf("--history.size=%d: use 0 to keep no history or a positive number", f.historySize)
+	}
+	return nil
 }
