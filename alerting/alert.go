@@ -1,9 +1,9 @@
 // Package alerting turns endpoint state into Alertmanager alerts: it fires
-// an alert when an endpoint goes down, resends it while the endpoint stays
-// down, resolves it on recovery, keeps every alert on disk so a restart
-// forgets nothing, and delivers through one queue per Alertmanager. It also
-// renders the Alertmanager configuration that routes each company's alerts
-// to that company's contacts.
+// an alert when an endpoint goes down or degraded, resends it while the
+// endpoint stays so, resolves it on recovery, keeps every alert on disk so a
+// restart forgets nothing, and delivers through one queue per Alertmanager.
+// It also renders the Alertmanager configuration that routes each company's
+// alerts to that company's contacts.
 package alerting
 
 import (
@@ -20,18 +20,37 @@ import (
 
 // Alert names.
 const (
-	AlertEndpointDown = "EndpointDown"
+	AlertEndpointDown     = "EndpointDown"
+	AlertEndpointDegraded = "EndpointDegraded"
 )
+
+// DegradedSeverity is the severity of every EndpointDegraded alert. The
+// endpoint's severity applies to EndpointDown only, because a degraded
+// endpoint still serves.
+const DegradedSeverity = "warning"
 
 // alertNameFor returns the alert an endpoint in state s should have firing,
 // if any. An endpoint has at most one firing alert: when its state moves
 // from one alert's to another's, the first resolves and the second fires.
 // Every name it returns must be listed in alertNames.
 func alertNameFor(s collector.State) (string, bool) {
-	if s == collector.StateDown {
+	switch s {
+	case collector.StateDown:
 		return AlertEndpointDown, true
+	case collector.StateDegraded:
+		return AlertEndpointDegraded, true
 	}
 	return "", false
+}
+
+// alertCause returns the reason and message that explain alert name: the
+// last failure for EndpointDown, the last degraded probe for
+// EndpointDegraded.
+func alertCause(name string, st collector.Status) (collector.Reason, string) {
+	if name == AlertEndpointDegraded {
+		return st.DegradedReason, st.DegradedMessage
+	}
+	return st.FailureReason, st.FailureMessage
 }
 
 // alertID identifies an alert: one endpoint and one alert name.
@@ -98,24 +117,28 @@ func generatorURL(external *url.URL, key collector.Key) string {
 	return external.JoinPath("endpoints", key.Company, key.Endpoint).String()
 }
 
-// annotationsFor describes the endpoint's current failure for people
-// reading the notification.
+// annotationsFor describes the endpoint's current failure, or for
+// EndpointDegraded what degrades it, for people reading the notification.
+// Both alerts use the same annotation names, so one notification template
+// serves both.
 func annotationsFor(name string, key collector.Key, pol *EndpointPolicy, st collector.Status) map[string]string {
 	ann := map[string]string{
 		"summary": key.Company + "/" + key.Endpoint + " is down",
 		"url":     pol.URL,
 	}
-	if name != AlertEndpointDown {
-		ann["summary"] = key.Company + "/" + key.Endpoint + " is " + st.State.String()
-	}
 	desc := "Probe of " + pol.URL + " failed"
-	if st.FailureReason != collector.ReasonNone {
-		ann["reason"] = st.FailureReason.String()
-		desc += " (" + st.FailureReason.String() + ")"
+	if name == AlertEndpointDegraded {
+		ann["summary"] = key.Company + "/" + key.Endpoint + " is degraded"
+		desc = "Probe of " + pol.URL + " found the endpoint degraded"
 	}
-	if st.FailureMessage != "" {
-		ann["error"] = st.FailureMessage
-		desc += ": " + st.FailureMessage
+	reason, message := alertCause(name, st)
+	if reason != collector.ReasonNone {
+		ann["reason"] = reason.String()
+		desc += " (" + reason.String() + ")"
+	}
+	if message != "" {
+		ann["error"] = message
+		desc += ": " + message
 	}
 	if st.LastStatusCode != 0 {
 		ann["status_code"] = strconv.Itoa(st.LastStatusCode)

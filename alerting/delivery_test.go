@@ -56,7 +56,7 @@ func testDeliveryAfterOutage(t *testing.T, failure amBehaviour, recovers bool) {
 		h.transition(apiKey, up(upAt, upAt))
 	}
 	// Recover half-way between two resends.
-	time.Sleep(downAt.Add(5 * resend / 2).Sub(time.Now()))
+	time.Sleep(time.Until(downAt.Add(5 * resend / 2)))
 	synctest.Wait()
 	if n := h.n.loops[0].queue.len(); n != 1 {
 		t.Errorf("queue holds %d alerts during the outage, want 1", n)

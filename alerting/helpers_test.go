@@ -68,6 +68,20 @@ func up(since, lastCheck time.Time) collector.Status {
 	}
 }
 
+// slowMessage is the degraded message of degraded().
+const slowMessage = "took 1.2s, expected at most 800ms (max_duration)"
+
+// degraded returns the status of an endpoint that turned degraded at since,
+// responding slowly, and was last probed at lastCheck.
+func degraded(since, lastCheck time.Time) collector.Status {
+	return collector.Status{
+		State: collector.StateDegraded, Since: since, LastCheck: lastCheck, LastSuccess: lastCheck,
+		LastStatusCode: 200, LastReason: collector.ReasonSlow, LastError: slowMessage,
+		DegradedReason: collector.ReasonSlow, DegradedMessage: slowMessage,
+		ConsecutiveSuccesses: 1, ConsecutiveDegraded: 1,
+	}
+}
+
 // post is one request that a fake Alertmanager received.
 type post struct {
 	at     time.Time

@@ -56,7 +56,7 @@ func (n *Notifier) reconcile(keys []collector.Key) {
 }
 
 // alertNames lists every alert name that alertNameFor can return.
-var alertNames = []string{AlertEndpointDown}
+var alertNames = []string{AlertEndpointDown, AlertEndpointDegraded}
 
 // reconcileKey does reconcile's work for one key. The caller holds n.mu.
 func (n *Notifier) reconcileKey(key collector.Key, es endpointStatus, now time.Time, changed []alertID) []alertID {
@@ -100,8 +100,9 @@ func (n *Notifier) fire(id alertID, pol *EndpointPolicy, st collector.Status, no
 		nextSend:     now.Add(n.opts.ResendInterval),
 	}
 	n.alerts[id] = a
+	reason, message := alertCause(id.Name, st)
 	n.logger.Warn("Alert firing", "alertname", id.Name, "company", id.Company, "endpoint", id.Endpoint,
-		"starts_at", a.StartsAt, "reason", st.FailureReason, "message", st.FailureMessage)
+		"starts_at", a.StartsAt, "reason", reason, "message", message)
 	return true
 }
 
@@ -147,6 +148,9 @@ func alertLabels(name string, key collector.Key, pol *EndpointPolicy) map[string
 	labels["company"] = key.Company
 	labels["endpoint"] = key.Endpoint
 	labels["severity"] = pol.Severity
+	if name == AlertEndpointDegraded {
+		labels["severity"] = DegradedSeverity
+	}
 	return labels
 }
 

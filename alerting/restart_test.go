@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"sort"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -202,4 +203,105 @@ func TestRestartDownWithoutSavedAlert(t *testing.T) {
 			t.Errorf("saved alerts = %v, want acme/api firing since %s", saved, downAt)
 		}
 	})
+}
+
+// TestRestartRestoresDegradedAlert runs a second notifier on the database
+// of a first one that fired EndpointDegraded, with the status the
+// collector restored, and checks what it sends at once.
+func TestRestartRestoresDegradedAlert(t *testing.T) {
+	type sent struct {
+		name     string
+		startsAt time.Time
+		// endsAt is the resolve time, or zero for a firing alert.
+		endsAt time.Time
+	}
+	for _, tc := range []struct {
+		name   string
+		status func(degradedAt, now time.Time) collector.Status
+		want   func(degradedAt, now time.Time) []sent
+	}{
+		{
+			name:   "still degraded keeps firing",
+			status: func(degradedAt, now time.Time) collector.Status { return degraded(degradedAt, now) },
+			want: func(degradedAt, _ time.Time) []sent {
+				return []sent{{name: AlertEndpointDegraded, startsAt: degradedAt}}
+			},
+		},
+		{
+			name: "down while stopped resolves and fires down",
+			status: func(degradedAt, now time.Time) collector.Status {
+				return down(degradedAt.Add(time.Minute), now)
+			},
+			want: func(degradedAt, _ time.Time) []sent {
+				downAt := degradedAt.Add(time.Minute)
+				return []sent{
+					{name: AlertEndpointDegraded, startsAt: degradedAt, endsAt: downAt},
+					{name: AlertEndpointDown, startsAt: downAt},
+				}
+			},
+		},
+		{
+			name: "recovered while stopped resolves at the recovery",
+			status: func(degradedAt, now time.Time) collector.Status {
+				return up(degradedAt.Add(time.Minute), now)
+			},
+			want: func(degradedAt, _ time.Time) []sent {
+				return []sent{{name: AlertEndpointDegraded, startsAt: degradedAt, endsAt: degradedAt.Add(time.Minute)}}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				dir := t.TempDir()
+				first := newFakeAM(t)
+				h := newHarness(t, dir, nil, Options{ResendInterval: time.Minute})
+				h.n.SetAlertmanagers([]Alertmanager{first.alertmanager("am1")})
+				h.n.SetPolicies(map[collector.Key]*EndpointPolicy{apiKey: policy()})
+				h.start()
+				synctest.Wait()
+				degradedAt := time.Now()
+				h.transition(apiKey, degraded(degradedAt, degradedAt))
+				synctest.Wait()
+				h.stop()
+				time.Sleep(5 * time.Minute)
+
+				now := time.Now()
+				statuses := newFakeStatuses()
+				statuses.set(apiKey, tc.status(degradedAt, now))
+				am := newFakeAM(t)
+				h = newHarness(t, dir, statuses, Options{ResendInterval: time.Minute})
+				h.n.SetAlertmanagers([]Alertmanager{am.alertmanager("am1")})
+				h.n.SetPolicies(map[collector.Key]*EndpointPolicy{apiKey: policy()})
+				h.start()
+				synctest.Wait()
+
+				var got []sent
+				for _, s := range alertsOf(am.received()) {
+					if !s.at.Equal(now) {
+						t.Errorf("%s sent %s after the start, want at once", s.a.Labels["alertname"], s.at.Sub(now))
+					}
+					g := sent{name: s.a.Labels["alertname"], startsAt: time.Time(s.a.StartsAt)}
+					if endsAt := time.Time(s.a.EndsAt); !endsAt.After(s.at) {
+						g.endsAt = endsAt
+					} else if lease := endsAt.Sub(s.at); lease != 4*time.Minute {
+						t.Errorf("%s firing with a lease of %s, want 4m", g.name, lease)
+					}
+					if g.name == AlertEndpointDegraded && !equalLabels(s.a.Labels, wantDegradedLabels) {
+						t.Errorf("EndpointDegraded labels = %v, want %v", s.a.Labels, wantDegradedLabels)
+					}
+					got = append(got, g)
+				}
+				sort.Slice(got, func(i, j int) bool { return got[i].name < got[j].name })
+				want := tc.want(degradedAt, now)
+				if len(got) != len(want) {
+					t.Fatalf("restart sent %+v, want %+v", got, want)
+				}
+				for i := range want {
+					if got[i].name != want[i].name || !got[i].startsAt.Equal(want[i].startsAt) || !got[i].endsAt.Equal(want[i].endsAt) {
+						t.Errorf("alert %d = %+v, want %+v", i, got[i], want[i])
+					}
+				}
+			})
+		})
+	}
 }

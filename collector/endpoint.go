@@ -62,10 +62,13 @@ type lastProbe struct {
 	phases    Phases
 	redirects int
 	ipVersion int
+	// tlsCertExpiry is Result.TLSCertExpiry: zero when the probe completed
+	// no TLS handshake.
+	tlsCertExpiry time.Time
 }
 
 // probeCounts are the endpoint's cumulative counters since the process
-// started: a histogram of probe durations and failures by reason.
+// started: a histogram of probe durations, failures by reason and retries.
 type probeCounts struct {
 	// durations counts probes into durationBuckets, with one more slot for
 	// durations above the last bucket. sum is in seconds.
@@ -73,6 +76,7 @@ type probeCounts struct {
 	sum       float64
 	probes    uint64
 	failures  [numReasons]uint64
+	retries   uint64
 }
 
 func newEndpoint(t *Target, historySize int) *endpoint {
@@ -95,7 +99,13 @@ func (e *endpoint) record(r Result) (tr Transition, changed, ok bool) {
 	from := e.status.State
 	changed = e.status.apply(r, t.Endpoint.FailureThreshold, t.Endpoint.SuccessThreshold)
 	e.version++
-	e.last = lastProbe{success: r.Success, phases: r.Phases, redirects: r.Redirects, ipVersion: r.IPVersion}
+	e.last = lastProbe{
+		success:       r.Success,
+		phases:        r.Phases,
+		redirects:     r.Redirects,
+		ipVersion:     r.IPVersion,
+		tlsCertExpiry: r.TLSCertExpiry,
+	}
 	e.counts.add(r)
 	e.history.add(r, e.status.State)
 	if !changed {
@@ -159,6 +169,9 @@ func (c *probeCounts) add(r Result) {
 	c.durations[bucketIndex(secs)]++
 	if !r.Success && r.Reason < numReasons {
 		c.failures[r.Reason]++
+	}
+	if r.Retries > 0 {
+		c.retries += uint64(r.Retries)
 	}
 }
 

@@ -4,15 +4,22 @@ import "time"
 
 // Check is one entry of an endpoint's recent history.
 type Check struct {
-	Time       time.Time     `json:"time"`
-	Duration   time.Duration `json:"duration"`
-	Success    bool          `json:"success"`
-	StatusCode int           `json:"status_code,omitempty"`
-	Reason     Reason        `json:"reason,omitempty"`
-	State      State         `json:"state"`
+	Time     time.Time     `json:"time"`
+	Duration time.Duration `json:"duration"`
+	// Success reports that the endpoint responded as expected, and
+	// Degraded that it did so slowly or with a certificate close to
+	// expiry. Reason then names which.
+	Success    bool   `json:"success"`
+	Degraded   bool   `json:"degraded,omitempty"`
+	StatusCode int    `json:"status_code,omitempty"`
+	Reason     Reason `json:"reason,omitempty"`
+	// Retries counts the attempts after the first one failed.
+	Retries int   `json:"retries,omitempty"`
+	State   State `json:"state"`
 }
 
-// checkRecord is the compact form of a Check kept in memory: 24 bytes.
+// checkRecord is the compact form of a Check kept in memory. Its fields
+// take 19 bytes, which the alignment of unixMilli pads to 24.
 type checkRecord struct {
 	unixMilli  int64
 	micros     uint32 // duration in microseconds, capped at about 71 minutes
@@ -20,6 +27,9 @@ type checkRecord struct {
 	reason     Reason
 	state      State
 	success    bool
+	degraded   bool
+	// retries is capped at 255, far above config.MaxRetries.
+	retries uint8
 }
 
 // history is a ring buffer of the most recent checks.
@@ -50,6 +60,8 @@ func (h *history) add(r Result, s State) {
 		reason:     r.Reason,
 		state:      s,
 		success:    r.Success,
+		degraded:   r.Degraded,
+		retries:    uint8(max(0, min(r.Retries, 255))),
 	}
 	h.next++
 	if h.next == len(h.records) {
@@ -71,8 +83,10 @@ func (h *history) checks() []Check {
 			Time:       time.UnixMilli(r.unixMilli),
 			Duration:   time.Duration(r.micros) * time.Microsecond,
 			Success:    r.success,
+			Degraded:   r.degraded,
 			StatusCode: int(r.statusCode),
 			Reason:     r.reason,
+			Retries:    int(r.retries),
 			State:      r.state,
 		})
 	}

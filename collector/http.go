@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -18,49 +17,51 @@ import (
 	"github.com/apiwatch/apiwatch/config"
 )
 
-// HTTPProber probes HTTP and HTTPS endpoints over HTTP/1.1. Every probe opens
-// a new connection and runs a full TLS handshake, so neither a pooled
-// keep-alive connection nor a resumed TLS session hides a server that no
-// longer accepts connections or now presents a bad certificate.
+// HTTPProber probes HTTP and HTTPS endpoints. Every probe opens a new
+// connection and runs a full TLS handshake, so neither a pooled keep-alive
+// connection nor a resumed TLS session hides a server that no longer
+// accepts connections or now presents a bad certificate. Endpoints whose
+// tls_config, proxy, enable_http2 and ip_protocol settings are equal share
+// one http.Transport.
 type HTTPProber struct {
-	transport *http.Transport
+	transport *transportCache
 	userAgent string
 }
 
 // HTTPProberOptions configures an HTTPProber.
 type HTTPProberOptions struct {
-	// Resolver resolves host names for every dial, redirect hops included.
-	// Nil means the system resolver.
+	// Resolver resolves host names for every dial, redirect hops and
+	// proxies included. Nil means the system resolver.
 	Resolver *net.Resolver
-	// TLSConfig is the base TLS client configuration of every probe, and the
-	// place for a custom CA pool (RootCAs) or client certificates. It is
-	// cloned, and its ClientSessionCache is dropped so that every probe runs
-	// a full handshake. Nil means the system roots.
+	// TLSConfig is the base TLS client configuration of every probe, to
+	// which an endpoint's tls_config is applied. It is cloned, and its
+	// ClientSessionCache is dropped so that every probe runs a full
+	// handshake. Nil means the system roots.
 	TLSConfig *tls.Config
-	// UserAgent is sent with every request. Empty means Go's default.
+	// UserAgent is sent with every request whose endpoint sets no
+	// User-Agent header. Empty means Go's default.
 	UserAgent string
 }
 
 // NewHTTPProber returns a prober. Environment proxy variables (HTTP_PROXY,
-// HTTPS_PROXY, NO_PROXY) are ignored, so a probe always goes straight to the
+// HTTPS_PROXY, NO_PROXY) apply only to endpoints with
+// proxy_from_environment, so by default a probe goes straight to the
 // endpoint.
 func NewHTTPProber(opts HTTPProberOptions) *HTTPProber {
-	dialer := &net.Dialer{Resolver: opts.Resolver}
-	tlsConfig := opts.TLSConfig.Clone()
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{}
-	}
-	tlsConfig.ClientSessionCache = nil
 	return &HTTPProber{
 		userAgent: opts.UserAgent,
-		transport: &http.Transport{
-			Proxy:                  nil,
-			DialContext:            dialer.DialContext,
-			TLSClientConfig:        tlsConfig,
-			DisableKeepAlives:      true,
-			MaxResponseHeaderBytes: 1 << 20,
-		},
+		transport: newTransportCache(opts.Resolver, opts.TLSConfig),
 	}
+}
+
+// ApplyConfig prepares the transports of cfg's HTTP endpoints and drops
+// those of settings that cfg no longer uses. Files named by tls_config are
+// read again, so a renewed CA takes effect with the configuration that
+// comes with it. Probes still running keep their
+// transport. Without ApplyConfig, transports are built on first use and
+// kept.
+func (p *HTTPProber) ApplyConfig(cfg *config.Config) {
+	p.transport.reset(cfg)
 }
 
 // Probe runs one check of t. The timeout covers the whole exchange: DNS,
@@ -73,7 +74,12 @@ func (p *HTTPProber) Probe(ctx context.Context, t *Target) Result {
 	tr := &tracer{}
 	ctx = httptrace.WithClientTrace(ctx, tr.clientTrace())
 
-	if resp := p.send(ctx, e, tr, &res); resp != nil {
+	transport, err := p.transport.get(&e.ProbeSettings)
+	if err != nil {
+		// The loader built this tls_config, so its files changed or went
+		// away since.
+		res.fail(ReasonTLS, err.Error())
+	} else if resp := p.send(ctx, e, transport, tr, &res); resp != nil {
 		recordTLS(resp.TLS, &res)
 		checkResponse(ctx, e, tr, resp, &res)
 	}
@@ -91,11 +97,11 @@ func (p *HTTPProber) Probe(ctx context.Context, t *Target) Result {
 // send requests the endpoint's URL and follows redirects as the endpoint
 // allows. It returns the final response with its body unread, or nil after
 // recording the failure in res.
-func (p *HTTPProber) send(ctx context.Context, e *config.Endpoint, tr *tracer, res *Result) *http.Response {
-	u := e.URL.URL
+func (p *HTTPProber) send(ctx context.Context, e *config.Endpoint, rt http.RoundTripper, tr *tracer, res *Result) *http.Response {
+	h := firstHop(e)
 	for {
 		tr.beginHop()
-		resp, err := p.transport.RoundTrip(p.newRequest(ctx, u))
+		resp, err := rt.RoundTrip(p.newRequest(ctx, e, h))
 		if err != nil {
 			res.fail(classify(ctx, err, tr.stage(), e.Timeout))
 			return nil
@@ -104,14 +110,14 @@ func (p *HTTPProber) send(ctx context.Context, e *config.Endpoint, tr *tracer, r
 			res.FirstStatusCode = resp.StatusCode
 		}
 		res.StatusCode = resp.StatusCode
-		next, ok := redirectTarget(e, u, resp)
+		next, relative, ok := redirectTarget(e, h.url, resp)
 		if !ok {
 			return resp
 		}
 		// The redirect's body is read, up to the limit, so that its transfer
 		// counts in the duration. Like http.Client, a broken redirect body is
 		// no failure, but running out of time while reading it is.
-		if _, _, err := readBody(resp, tr, int64(e.BodySizeLimit)); err != nil && ctx.Err() != nil {
+		if _, _, err := discardBody(resp, tr, int64(e.BodySizeLimit)); err != nil && ctx.Err() != nil {
 			res.fail(classify(ctx, err, stageBody, e.Timeout))
 			return nil
 		}
@@ -120,80 +126,29 @@ func (p *HTTPProber) send(ctx context.Context, e *config.Endpoint, tr *tracer, r
 			return nil
 		}
 		res.Redirects++
-		u = next
+		h = h.follow(resp.StatusCode, next, e.URL.URL, relative)
 	}
-}
-
-// newRequest builds a GET request for u. The URL is used as parsed, not
-// printed and parsed again, so that no parse error can quote its
-// credentials. Userinfo in u is sent as basic auth, as http.Client does.
-//
-// NOTE: every hop is a GET. Once endpoints can set a method, a 303 must
-// switch to GET while 307 and 308 keep the method and body.
-func (p *HTTPProber) newRequest(ctx context.Context, u *url.URL) *http.Request {
-	req := (&http.Request{Method: http.MethodGet, URL: u, Header: make(http.Header, 2)}).WithContext(ctx)
-	if p.userAgent != "" {
-		req.Header.Set("User-Agent", p.userAgent)
-	}
-	if u.User != nil {
-		password, _ := u.User.Password()
-		req.SetBasicAuth(u.User.Username(), password)
-	}
-	return req
-}
-
-// redirectTarget returns the URL a redirect response points to, if the
-// endpoint follows redirects and resp is one.
-func redirectTarget(e *config.Endpoint, base *url.URL, resp *http.Response) (*url.URL, bool) {
-	if !e.Follows() {
-		return nil, false
-	}
-	switch resp.StatusCode {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
-		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-	default:
-		return nil, false
-	}
-	loc := resp.Header.Get("Location")
-	if loc == "" {
-		return nil, false
-	}
-	next, err := base.Parse(loc)
-	if err != nil {
-		return nil, false
-	}
-	return next, true
 }
 
 // checkResponse reads the final response's body and judges the response
-// against the endpoint's expectations, recording the outcome in res.
+// against the endpoint's expectations, recording the outcome in res. The
+// body is always read, up to the limit, so that the duration covers the
+// whole response, and decoded, so that its size is the decoded size and a
+// corrupt compressed body fails. It is kept only for body checks.
 func checkResponse(ctx context.Context, e *config.Endpoint, tr *tracer, resp *http.Response, res *Result) {
-	// There is no body check yet, but the body is always read (up to the
-	// limit) so that the duration covers the whole response.
-	n, truncated, err := readBody(resp, tr, int64(e.BodySizeLimit))
-	res.BodySize, res.BodyTruncated = n, truncated
-	if err != nil {
+	body, err := readResponseBody(resp, tr, int64(e.BodySizeLimit), e.Expect.HasBodyChecks())
+	defer body.release()
+	res.BodySize, res.BodyEncodedSize, res.BodyTruncated = body.size, body.encodedSize, body.truncated
+	var decodeErr *decodeError
+	switch {
+	case errors.As(err, &decodeErr):
+		res.fail(ReasonHTTP, decodeErr.Error())
+		return
+	case err != nil:
 		res.fail(classify(ctx, err, stageBody, e.Timeout))
 		return
 	}
-	// NOTE: the body is not kept yet, so body checks see nil.
-	judgeResponse(e, resp, nil, truncated, res)
-}
-
-// readBody reads at most limit bytes of the body and closes it. It reports
-// whether the body went on past the limit, in which case closing it early
-// also closes the connection, so the rest is never transferred.
-func readBody(resp *http.Response, tr *tracer, limit int64) (n int64, truncated bool, err error) {
-	defer resp.Body.Close()
-	tr.setStage(stageBody)
-	// io.Discard reads through its own pooled buffer, so this allocates no
-	// buffer per probe.
-	n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, limit+1))
-	tr.endTransfer()
-	if n > limit {
-		return limit, true, nil
-	}
-	return n, false, err
+	judgeResponse(e, resp, body.data, body.truncated, res)
 }
 
 // classify maps an error from the exchange to a reason and a message that
@@ -203,11 +158,18 @@ func classify(ctx context.Context, err error, stage string, timeout config.Durat
 	if ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) {
 		return ReasonTimeout, "timed out after " + timeout.String() + " while " + stage
 	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "proxyconnect" {
+		return classifyProxy(opErr.Err)
+	}
+	var connectErr *proxyConnectError
+	if errors.As(err, &connectErr) {
+		return ReasonConnect, connectErr.Error()
+	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return ReasonDNS, "resolving " + dnsErr.Name + ": " + dnsErr.Err
 	}
-	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return ReasonConnect, connectMessage(opErr)
 	}
@@ -227,6 +189,22 @@ func classify(ctx context.Context, err error, stage string, timeout config.Durat
 		return ReasonHTTP, "connection closed while " + stage
 	}
 	return ReasonHTTP, stage + ": " + errorText(err)
+}
+
+// classifyProxy maps an error in reaching the proxy to a reason and a
+// message that says the proxy failed, not the endpoint.
+func classifyProxy(err error) (Reason, string) {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &dnsErr):
+		return ReasonDNS, "resolving the proxy " + dnsErr.Name + ": " + dnsErr.Err
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return ReasonConnect, "proxy: " + connectMessage(opErr)
+	case tlsCause(err) != nil:
+		return ReasonTLS, "TLS handshake with the proxy: " + errorText(err)
+	}
+	return ReasonConnect, "connecting to the proxy: " + errorText(err)
 }
 
 // brokenConnPrefixes start the text of errors that net/http's transport

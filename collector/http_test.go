@@ -55,7 +55,7 @@ func TestNewHTTPProberCopiesTLSConfig(t *testing.T) {
 
 	p := NewHTTPProber(HTTPProberOptions{TLSConfig: cfg})
 
-	got := p.transport.TLSClientConfig
+	got := p.transport.baseTLS
 	if got == cfg {
 		t.Fatal("transport uses the caller's *tls.Config, want a clone")
 	}

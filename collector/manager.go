@@ -250,8 +250,8 @@ func (m *Manager) probe(ctx context.Context, e *endpoint, scheduled time.Time) {
 	}
 	if m.logger.Enabled(ctx, slog.LevelDebug) {
 		m.logger.Debug("Probe finished", "company", e.key.Company, "endpoint", e.key.Endpoint,
-			"success", r.Success, "reason", r.Reason, "status_code", r.StatusCode,
-			"duration", r.Duration, "message", r.Message)
+			"success", r.Success, "degraded", r.Degraded, "reason", r.Reason, "status_code", r.StatusCode,
+			"duration", r.Duration, "retries", r.Retries, "message", r.Message)
 	}
 	if !changed {
 		return

@@ -20,9 +20,9 @@ type metrics struct {
 	probesFailure prometheus.Counter
 	saveErrors    prometheus.Counter
 
-	up, success, statusCode, redirects, ipProtocol   *prometheus.Desc
-	lastCheck, lastSuccess, lastFailure, stateChange *prometheus.Desc
-	duration, phase, failures, endpoints             *prometheus.Desc
+	up, degraded, success, statusCode, redirects, ipProtocol  *prometheus.Desc
+	lastCheck, lastSuccess, lastFailure, stateChange          *prometheus.Desc
+	duration, phase, failures, retries, certExpiry, endpoints *prometheus.Desc
 }
 
 var endpointLabels = []string{"company", "endpoint"}
@@ -58,8 +58,11 @@ func newMetrics(m *Manager) *metrics {
 		up: prometheus.NewDesc("probe_up",
 			"Whether the endpoint is up (1) or down (0) after thresholds; absent until the first verdict.",
 			endpointLabels, nil),
+		degraded: prometheus.NewDesc("probe_degraded",
+			"Whether the endpoint is degraded (1), that is up but slow or with a certificate close to expiry, or not (0); absent until the first verdict.",
+			endpointLabels, nil),
 		success: prometheus.NewDesc("probe_success",
-			"Whether the last probe succeeded.", endpointLabels, nil),
+			"Whether the last probe succeeded (1), also when it found the endpoint degraded.", endpointLabels, nil),
 		statusCode: prometheus.NewDesc("probe_http_status_code",
 			"HTTP status code of the last probe's final response, or 0 if none arrived.", endpointLabels, nil),
 		redirects: prometheus.NewDesc("probe_http_redirects",
@@ -82,6 +85,11 @@ func newMetrics(m *Manager) *metrics {
 		failures: prometheus.NewDesc("probe_failures_total",
 			"Failed probes by reason. A reason appears once it has happened.",
 			append(endpointLabels[:2:2], "reason"), nil),
+		retries: prometheus.NewDesc("probe_retries_total",
+			"Attempts made after a failed first attempt of a probe.", endpointLabels, nil),
+		certExpiry: prometheus.NewDesc("probe_tls_cert_expiry_timestamp_seconds",
+			"Expiry of the certificate that expires first in the last probe's verified TLS chain, or in the chain the server sent when verification is off, in seconds since the Unix epoch.",
+			endpointLabels, nil),
 		endpoints: prometheus.NewDesc("apiwatch_endpoints",
 			"Configured endpoints by state.", []string{"state"}, nil),
 	}
@@ -98,9 +106,9 @@ func (ms *metrics) register(r prometheus.Registerer) error {
 
 // Describe sends the descriptors of the per-endpoint metrics.
 func (ms *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ms.up, ms.success, ms.statusCode, ms.redirects, ms.ipProtocol,
-		ms.lastCheck, ms.lastSuccess, ms.lastFailure, ms.stateChange, ms.duration, ms.phase,
-		ms.failures, ms.endpoints} {
+	for _, d := range []*prometheus.Desc{ms.up, ms.degraded, ms.success, ms.statusCode, ms.redirects,
+		ms.ipProtocol, ms.lastCheck, ms.lastSuccess, ms.lastFailure, ms.stateChange, ms.duration, ms.phase,
+		ms.failures, ms.retries, ms.certExpiry, ms.endpoints} {
 		ch <- d
 	}
 }
@@ -141,11 +149,9 @@ func (ms *metrics) collectEndpoint(ch chan<- prometheus.Metric, key Key, snap *e
 	}
 
 	s := &snap.status
-	switch s.State {
-	case StateUp:
-		gauge(ms.up, 1)
-	case StateDown:
-		gauge(ms.up, 0)
+	if s.State != StateUnknown {
+		gauge(ms.up, boolFloat(s.State.Available()))
+		gauge(ms.degraded, boolFloat(s.State == StateDegraded))
 	}
 	timestamp(ms.stateChange, s.Since)
 	timestamp(ms.lastCheck, s.LastCheck)
@@ -164,6 +170,7 @@ func (ms *metrics) collectEndpoint(ch chan<- prometheus.Metric, key Key, snap *e
 	gauge(ms.statusCode, float64(s.LastStatusCode))
 	gauge(ms.redirects, float64(last.redirects))
 	gauge(ms.ipProtocol, float64(last.ipVersion))
+	timestamp(ms.certExpiry, last.tlsCertExpiry)
 	for p := range NumPhases {
 		ch <- prometheus.MustNewConstMetric(ms.phase, prometheus.GaugeValue, last.phases[p].Seconds(), c, ep, p.String())
 	}
@@ -181,6 +188,7 @@ func (ms *metrics) collectEndpoint(ch chan<- prometheus.Metric, key Key, snap *e
 			ch <- prometheus.MustNewConstMetric(ms.failures, prometheus.CounterValue, float64(n), c, ep, r.String())
 		}
 	}
+	ch <- prometheus.MustNewConstMetric(ms.retries, prometheus.CounterValue, float64(counts.retries), c, ep)
 }
 
 // unixSeconds returns t in seconds since the Unix epoch. Adding the fraction

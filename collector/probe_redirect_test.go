@@ -36,8 +36,8 @@ func (l *pathLog) take() []string {
 }
 
 // TestProbeRedirects checks which redirects are followed, how they are
-// counted, and which server saw which path. Every hop is a GET, so a 303
-// after a POST does not arise yet.
+// counted, and which server saw which path. TestProbeRedirectMethod covers
+// the method and body of each hop.
 func TestProbeRedirects(t *testing.T) {
 	var otherLog pathLog
 	other := httptest.NewServer(otherLog.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))

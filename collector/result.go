@@ -150,6 +150,10 @@ type Result struct {
 	// body_size_limit and was not read to its end.
 	BodySize      int64
 	BodyTruncated bool
+	// BodyEncodedSize counts the body bytes received from the final
+	// response, before a gzip or deflate Content-Encoding is decoded. It
+	// equals BodySize for a body without one.
+	BodyEncodedSize int64
 	// IPVersion is 4 or 6 for the address of the final connection, or 0.
 	IPVersion int
 	Phases    Phases

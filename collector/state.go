@@ -70,6 +70,11 @@ type Status struct {
 	// explains a down endpoint after later probes changed the last fields.
 	FailureReason  Reason `json:"failure_reason,omitempty"`
 	FailureMessage string `json:"failure_message,omitempty"`
+	// DegradedReason and DegradedMessage describe the last degraded probe,
+	// which explains a degraded endpoint after a later healthy or failed
+	// probe below its threshold.
+	DegradedReason  Reason `json:"degraded_reason,omitempty"`
+	DegradedMessage string `json:"degraded_message,omitempty"`
 
 	// ConsecutiveFailures counts failed probes in a row, and
 	// ConsecutiveSuccesses probes in a row that were up or degraded. Of
@@ -115,6 +120,8 @@ func (s *Status) apply(r Result, failureThreshold, successThreshold int) (change
 		s.ConsecutiveSuccesses, s.ConsecutiveDegraded, s.ConsecutiveHealthy = 0, 0, 0
 	case r.Degraded:
 		s.LastSuccess = end
+		s.DegradedReason = r.Reason
+		s.DegradedMessage = r.Message
 		s.ConsecutiveFailures, s.ConsecutiveHealthy = 0, 0
 		s.ConsecutiveSuccesses++
 		s.ConsecutiveDegraded++

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // probeEpoch is an arbitrary start for synthetic probe results, with a
@@ -317,5 +318,182 @@ func TestHistoryKeepsLatestChecks(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("check %d = %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// slowMessage is the message of every synthetic degraded result.
+const slowMessage = "took 1.2s, expected at most 800ms (max_duration)"
+
+// letterResult returns the result of probe number i for one letter of a
+// probe sequence: o = healthy, d = degraded (slow), x = failure.
+func letterResult(i int, c rune) Result {
+	r := syntheticResult(i, c != 'x')
+	if c == 'd' {
+		r.Degraded, r.Reason, r.Message = true, ReasonSlow, slowMessage
+	}
+	return r
+}
+
+func TestStatusApplyDegraded(t *testing.T) {
+	const (
+		U = StateUnknown
+		P = StateUp
+		D = StateDown
+		G = StateDegraded
+	)
+	tests := []struct {
+		name             string
+		failureThreshold int
+		successThreshold int
+		from             State
+		probes           string // o = healthy, d = degraded, x = failure
+		want             []State
+	}{
+		{"unknown to degraded on first degraded", 3, 2, U, "d", []State{G}},
+		{"unknown to degraded after failures below threshold", 3, 2, U, "xxd", []State{U, U, G}},
+		{"unknown to up on first healthy", 3, 2, U, "o", []State{P}},
+		{"up to degraded at failure threshold", 3, 2, P, "ddd", []State{P, P, G}},
+		{"healthy probe resets degraded streak", 3, 2, P, "ddoddo", []State{P, P, P, P, P, P}},
+		{"failure resets degraded streak", 3, 2, P, "ddxdd", []State{P, P, P, P, P}},
+		{"degraded to up at success threshold", 3, 2, G, "oo", []State{G, P}},
+		{"degraded probe resets healthy streak", 3, 2, G, "odoo", []State{G, G, G, P}},
+		{"failure resets healthy streak", 3, 2, G, "oxoo", []State{G, G, G, P}},
+		{"degraded to down at failure threshold", 3, 2, G, "xxx", []State{G, G, D}},
+		{"degraded and failures mixed stay degraded", 3, 2, G, "xxdxx", []State{G, G, G, G, G}},
+		{"down to degraded at success threshold", 3, 2, D, "dd", []State{D, G}},
+		{"down back as the last probe was", 3, 2, D, "od", []State{D, G}},
+		{"down to up after mixed successes", 3, 2, D, "do", []State{D, P}},
+		{"failure resets recovery from down", 3, 2, D, "dxd", []State{D, D, D}},
+		{"up to down through degraded", 2, 2, P, "dxx", []State{P, P, D}},
+		{"thresholds of one", 1, 1, P, "doxdd", []State{G, P, D, G, G}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Status{State: tt.from}
+			for i, c := range tt.probes {
+				before := s.State
+				changed := s.apply(letterResult(i, c), tt.failureThreshold, tt.successThreshold)
+				if s.State != tt.want[i] {
+					t.Errorf("probe %d (%c): state %s, want %s", i, c, s.State, tt.want[i])
+				}
+				if changed != (before != s.State) {
+					t.Errorf("probe %d (%c): changed = %t, but state went from %s to %s", i, c, changed, before, s.State)
+				}
+				if changed && !s.Since.Equal(resultEnd(letterResult(i, c))) {
+					t.Errorf("probe %d (%c): Since = %v, want the end of this probe", i, c, s.Since)
+				}
+			}
+		})
+	}
+}
+
+// TestStatusApplyDegradedCounters follows the four streak counters through
+// a sequence of every kind of probe.
+func TestStatusApplyDegradedCounters(t *testing.T) {
+	probes := "oddoxdo"
+	want := []struct{ failures, successes, degraded, healthy int }{
+		{0, 1, 0, 1},
+		{0, 2, 1, 0},
+		{0, 3, 2, 0},
+		{0, 4, 0, 1},
+		{1, 0, 0, 0},
+		{0, 1, 1, 0},
+		{0, 2, 0, 1},
+	}
+	var s Status
+	for i, c := range probes {
+		s.apply(letterResult(i, c), 3, 2)
+		got := struct{ failures, successes, degraded, healthy int }{
+			s.ConsecutiveFailures, s.ConsecutiveSuccesses, s.ConsecutiveDegraded, s.ConsecutiveHealthy,
+		}
+		if got != want[i] {
+			t.Errorf("probe %d (%c): failures, successes, degraded, healthy = %v, want %v", i, c, got, want[i])
+		}
+	}
+}
+
+// TestStatusApplyDegradedFields checks the fields that explain a degraded
+// endpoint: the last-probe fields show the degraded reason, and
+// DegradedReason and DegradedMessage keep it after a healthy probe.
+func TestStatusApplyDegradedFields(t *testing.T) {
+	var s Status
+	degraded := letterResult(0, 'd')
+	if !s.apply(degraded, 2, 2) || s.State != StateDegraded {
+		t.Fatalf("first degraded probe: state %s, want degraded", s.State)
+	}
+	if s.LastReason != ReasonSlow || s.LastError != slowMessage {
+		t.Errorf("LastReason, LastError = %q, %q, want slow, %q", s.LastReason, s.LastError, slowMessage)
+	}
+	if s.DegradedReason != ReasonSlow || s.DegradedMessage != slowMessage {
+		t.Errorf("DegradedReason, DegradedMessage = %q, %q, want slow, %q", s.DegradedReason, s.DegradedMessage, slowMessage)
+	}
+	if !s.LastSuccess.Equal(resultEnd(degraded)) || !s.LastFailure.IsZero() {
+		t.Errorf("LastSuccess, LastFailure = %v, %v, want the degraded probe's end and none", s.LastSuccess, s.LastFailure)
+	}
+	if s.FailureReason != ReasonNone || s.FailureMessage != "" {
+		t.Errorf("FailureReason, FailureMessage = %q, %q, want none", s.FailureReason, s.FailureMessage)
+	}
+
+	// A healthy probe below success_threshold clears the last-probe fields
+	// but not the degraded ones.
+	s.apply(letterResult(1, 'o'), 2, 2)
+	if s.State != StateDegraded || s.LastReason != ReasonNone || s.LastError != "" {
+		t.Errorf("after a healthy probe: state %s, last %q %q, want degraded with no last reason", s.State, s.LastReason, s.LastError)
+	}
+	if s.DegradedReason != ReasonSlow || s.DegradedMessage != slowMessage {
+		t.Errorf("after a healthy probe: DegradedReason, DegradedMessage = %q, %q, want slow, %q",
+			s.DegradedReason, s.DegradedMessage, slowMessage)
+	}
+
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Status
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("unmarshal %s: %v", b, err)
+	}
+	if got.State != StateDegraded || got.DegradedReason != ReasonSlow || got.DegradedMessage != slowMessage ||
+		got.ConsecutiveHealthy != 1 || got.ConsecutiveSuccesses != 2 {
+		t.Errorf("after a JSON round trip: %+v\nfrom %s", got, b)
+	}
+	if !strings.Contains(string(b), `"state":"degraded"`) || !strings.Contains(string(b), `"degraded_reason":"slow"`) {
+		t.Errorf("saved status %s lacks the degraded state or reason", b)
+	}
+}
+
+func TestHistoryRecordsDegradedAndRetries(t *testing.T) {
+	cfg := singleEndpointConfig("acme", "api", 20*time.Second, 1, 1)
+	c := cfg.Companies[0]
+	e := newEndpoint(&Target{Key: Key{"acme", "api"}, Company: c, Endpoint: c.Endpoints[0]}, 4)
+	degraded := letterResult(0, 'd')
+	degraded.Retries = 2
+	failed := letterResult(1, 'x')
+	failed.Retries = 300 // beyond the record's range
+	e.record(degraded)
+	e.record(failed)
+	e.record(letterResult(2, 'o'))
+
+	got := e.history.checks()
+	want := []Check{
+		{Duration: probeDuration, Success: true, Degraded: true, StatusCode: 200, Reason: ReasonSlow, Retries: 2, State: StateDegraded},
+		{Duration: probeDuration, StatusCode: 503, Reason: ReasonStatus, Retries: 255, State: StateDown},
+		{Duration: probeDuration, Success: true, StatusCode: 200, State: StateUp},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("history holds %d checks, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		want[i].Time = letterResult(i, 'o').Start
+		if !got[i].Time.Equal(want[i].Time) {
+			t.Errorf("check %d at %v, want %v", i, got[i].Time, want[i].Time)
+		}
+		got[i].Time = want[i].Time
+		if got[i] != want[i] {
+			t.Errorf("check %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if size := unsafe.Sizeof(checkRecord{}); size != 24 {
+		t.Errorf("a history record takes %d bytes, want 24", size)
 	}
 }

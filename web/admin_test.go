@@ -354,7 +354,7 @@ func TestAdminPutRejects(t *testing.T) {
 			code: http.StatusBadRequest, error: invalid,
 			problems: func(string) []string {
 				return []string{"request body:4:20: contacts.pagerduty[0].routing_key: the value is a redaction " +
-					"placeholder from GET: send the real secret, a ${VAR} reference or a *_file setting instead"}
+					"placeholder from GET: send the real secret instead"}
 			},
 		},
 	}
@@ -445,7 +445,7 @@ func TestAdminConflicts(t *testing.T) {
 
 func TestAdminInvalidNames(t *testing.T) {
 	s := newAdminServer(t, map[string]string{"apiwatch.yml": adminMain}, flags{admin: true})
-	rule := "use 1 to 128 letters, digits, '.', '_' and '-', starting with a letter or digit"
+	rule := "use 1 to 128 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit"
 	tests := []struct {
 		path string
 		name string // as the handler receives it

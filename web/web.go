@@ -88,6 +88,8 @@ type endpointJSON struct {
 	LatencySeconds       float64           `json:"latency_seconds"`
 	FailureReason        string            `json:"failure_reason"`
 	FailureMessage       string            `json:"failure_message"`
+	DegradedReason       string            `json:"degraded_reason"`
+	DegradedMessage      string            `json:"degraded_message"`
 	ConsecutiveFailures  int               `json:"consecutive_failures"`
 	ConsecutiveSuccesses int               `json:"consecutive_successes"`
 }
@@ -110,6 +112,8 @@ func toJSON(s collector.EndpointStatus) endpointJSON {
 		LatencySeconds:       s.LastDuration.Seconds(),
 		FailureReason:        s.FailureReason.String(),
 		FailureMessage:       s.FailureMessage,
+		DegradedReason:       s.DegradedReason.String(),
+		DegradedMessage:      s.DegradedMessage,
 		ConsecutiveFailures:  s.ConsecutiveFailures,
 		ConsecutiveSuccesses: s.ConsecutiveSuccesses,
 	}
@@ -134,13 +138,15 @@ func (h *Handler) apiStatus(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, out)
 }
 
-// checkJSON is one recent check.
+// checkJSON is one recent check. A degraded check is also a success.
 type checkJSON struct {
 	Time            time.Time `json:"time"`
 	DurationSeconds float64   `json:"duration_seconds"`
 	Success         bool      `json:"success"`
+	Degraded        bool      `json:"degraded"`
 	StatusCode      int       `json:"status_code"`
 	Reason          string    `json:"reason"`
+	Retries         int       `json:"retries"`
 	State           string    `json:"state"`
 }
 
@@ -158,8 +164,8 @@ func (h *Handler) apiEndpoint(w http.ResponseWriter, r *http.Request) {
 	}{endpointJSON: toJSON(s), Checks: make([]checkJSON, len(checks))}
 	for i, c := range checks {
 		out.Checks[i] = checkJSON{
-			Time: c.Time.UTC(), DurationSeconds: c.Duration.Seconds(), Success: c.Success,
-			StatusCode: c.StatusCode, Reason: c.Reason.String(), State: c.State.String(),
+			Time: c.Time.UTC(), DurationSeconds: c.Duration.Seconds(), Success: c.Success, Degraded: c.Degraded,
+			StatusCode: c.StatusCode, Reason: c.Reason.String(), Retries: c.Retries, State: c.State.String(),
 		}
 	}
 	h.writeJSON(w, out)

@@ -22,7 +22,7 @@ import (
 	"github.com/apiwatch/apiwatch/web"
 )
 
-// testConfig has three endpoints. acme's two run every minute, on the
+// testConfig has four endpoints. acme's three run every minute, on the
 // minute, and globex's runs once a year, so it is never probed in a test.
 const testConfig = `
 companies:
@@ -36,6 +36,10 @@ companies:
       - name: db
         url: https://db.acme.example/ping
         schedule: "* * * * *"
+      - name: slow
+        url: https://slow.acme.example/
+        schedule: "* * * * *"
+        success_threshold: 2
   - name: globex
     endpoints:
       - name: web
@@ -43,19 +47,42 @@ companies:
         schedule: "0 0 1 1 *"
 `
 
+// slowMessage is the degraded message of acme/slow's probes.
+const slowMessage = "took 1.2s, expected at most 800ms (max_duration)"
+
+// healthyFrom is when acme/slow's probes turn healthy: from its second
+// probe, at 00:02:00 in the synctest bubble.
+var healthyFrom = time.Date(2000, 1, 1, 0, 2, 0, 0, time.UTC)
+
 // fakeProber returns a fixed result per endpoint name, starting at the
-// current (fake) time.
+// current (fake) time: db fails, slow is degraded after one retry until
+// healthyFrom, and the others succeed.
 type fakeProber struct{}
 
 func (fakeProber) Probe(_ context.Context, t *collector.Target) collector.Result {
 	r := collector.Result{Start: time.Now(), Duration: 250 * time.Millisecond, Success: true, StatusCode: 200}
-	if t.Endpoint.Name == "db" {
+	switch t.Endpoint.Name {
+	case "db":
 		r = collector.Result{
 			Start:      time.Now(),
 			Duration:   1500 * time.Millisecond,
 			Reason:     collector.ReasonStatus,
 			Message:    "status 503, expected 2xx",
 			StatusCode: 503,
+		}
+	case "slow":
+		if !time.Now().Before(healthyFrom) {
+			break
+		}
+		r = collector.Result{
+			Start:      time.Now(),
+			Duration:   1200 * time.Millisecond,
+			Success:    true,
+			Degraded:   true,
+			Reason:     collector.ReasonSlow,
+			Message:    slowMessage,
+			StatusCode: 200,
+			Retries:    1,
 		}
 	}
 	return r
@@ -127,7 +154,8 @@ func (s *server) runProbes() (stop func()) {
 }
 
 // Expected JSON of each endpoint after runProbes. The probe of acme/api
-// started at 00:01:00 and took 250ms; the probe of acme/db took 1.5s.
+// started at 00:01:00 and took 250ms; the probe of acme/db took 1.5s and
+// that of acme/slow 1.2s.
 const (
 	apiJSON = `{
   "company": "acme", "endpoint": "api",
@@ -141,6 +169,7 @@ const (
   "last_status_code": 200, "last_reason": "", "last_error": "",
   "latency_seconds": 0.25,
   "failure_reason": "", "failure_message": "",
+  "degraded_reason": "", "degraded_message": "",
   "consecutive_failures": 0, "consecutive_successes": 1
 }`
 	dbJSON = `{
@@ -154,7 +183,22 @@ const (
   "last_status_code": 503, "last_reason": "status", "last_error": "status 503, expected 2xx",
   "latency_seconds": 1.5,
   "failure_reason": "status", "failure_message": "status 503, expected 2xx",
+  "degraded_reason": "", "degraded_message": "",
   "consecutive_failures": 1, "consecutive_successes": 0
+}`
+	slowJSON = `{
+  "company": "acme", "endpoint": "slow",
+  "url": "https://slow.acme.example/",
+  "state": "degraded",
+  "since": "2000-01-01T00:01:01.2Z",
+  "last_check": "2000-01-01T00:01:01.2Z",
+  "last_success": "2000-01-01T00:01:01.2Z",
+  "last_failure": null,
+  "last_status_code": 200, "last_reason": "slow", "last_error": "` + slowMessage + `",
+  "latency_seconds": 1.2,
+  "failure_reason": "", "failure_message": "",
+  "degraded_reason": "slow", "degraded_message": "` + slowMessage + `",
+  "consecutive_failures": 0, "consecutive_successes": 1
 }`
 	webJSON = `{
   "company": "globex", "endpoint": "web",
@@ -164,6 +208,7 @@ const (
   "last_status_code": 0, "last_reason": "", "last_error": "",
   "latency_seconds": 0,
   "failure_reason": "", "failure_message": "",
+  "degraded_reason": "", "degraded_message": "",
   "consecutive_failures": 0, "consecutive_successes": 0
 }`
 )
@@ -174,7 +219,7 @@ func TestStatusAPI(t *testing.T) {
 		target string
 		want   string
 	}{
-		{"all companies", "/api/v1/status", `{"endpoints": [` + apiJSON + `,` + dbJSON + `,` + webJSON + `]}`},
+		{"all companies", "/api/v1/status", `{"endpoints": [` + apiJSON + `,` + dbJSON + `,` + slowJSON + `,` + webJSON + `]}`},
 		{"company filter", "/api/v1/status?company=globex", `{"endpoints": [` + webJSON + `]}`},
 		{"unknown company", "/api/v1/status?company=initech", `{"endpoints": []}`},
 	}
@@ -208,8 +253,16 @@ func TestEndpointAPI(t *testing.T) {
 			target:   "/api/v1/endpoints/acme/db",
 			wantCode: http.StatusOK,
 			want: strings.TrimSuffix(dbJSON, "}") + `, "checks": [{
-			  "time": "2000-01-01T00:01:00Z", "duration_seconds": 1.5, "success": false,
-			  "status_code": 503, "reason": "status", "state": "down"}]}`,
+			  "time": "2000-01-01T00:01:00Z", "duration_seconds": 1.5, "success": false, "degraded": false,
+			  "status_code": 503, "reason": "status", "retries": 0, "state": "down"}]}`,
+		},
+		{
+			name:     "degraded endpoint with its checks",
+			target:   "/api/v1/endpoints/acme/slow",
+			wantCode: http.StatusOK,
+			want: strings.TrimSuffix(slowJSON, "}") + `, "checks": [{
+			  "time": "2000-01-01T00:01:00Z", "duration_seconds": 1.2, "success": true, "degraded": true,
+			  "status_code": 200, "reason": "slow", "retries": 1, "state": "degraded"}]}`,
 		},
 		{
 			name:     "endpoint never probed",
@@ -323,6 +376,11 @@ func TestMetricsEndpoint(t *testing.T) {
 		for _, line := range []string{
 			`probe_up{company="acme",endpoint="api"} 1`,
 			`probe_up{company="acme",endpoint="db"} 0`,
+			`probe_up{company="acme",endpoint="slow"} 1`,
+			`probe_degraded{company="acme",endpoint="api"} 0`,
+			`probe_degraded{company="acme",endpoint="slow"} 1`,
+			`probe_retries_total{company="acme",endpoint="slow"} 1`,
+			`apiwatch_endpoints{state="degraded"} 1`,
 		} {
 			if !strings.Contains(body, line+"\n") {
 				t.Errorf("/metrics lacks the line %q", line)
@@ -361,7 +419,7 @@ func TestStatusPage(t *testing.T) {
 		{
 			name:   "all companies",
 			target: "/",
-			want:   map[string][]string{"acme": {"api=up", "db=down"}, "globex": {"web=unknown"}},
+			want:   map[string][]string{"acme": {"api=up", "db=down", "slow=degraded"}, "globex": {"web=unknown"}},
 			text:   "status 503, expected 2xx",
 		},
 		{
@@ -461,6 +519,70 @@ func TestStatusPageLinksEndpointPages(t *testing.T) {
 			if !strings.Contains(page, link) {
 				t.Errorf("status page lacks %s", link)
 			}
+		}
+	})
+}
+
+func TestStatusPageDegraded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newServer(t)
+		defer s.runProbes()()
+		degradedRow := `<td class="degraded">degraded</td>
+<td><time datetime="2000-01-01T00:01:01Z">just now</time></td>
+<td><time datetime="2000-01-01T00:01:01Z">just now</time></td>
+<td><time datetime="">never</time></td>
+<td>1.2s</td>
+<td>` + slowMessage + `</td>`
+		_, _, page := s.get("/?company=acme")
+		if !strings.Contains(page, degradedRow) {
+			t.Errorf("status page lacks acme/slow's row in the degraded colour with its reason:\n%s", page)
+		}
+		if !strings.Contains(page, ".degraded { color: #8a5300;") {
+			t.Errorf("status page lacks the degraded colour")
+		}
+
+		_, _, page = s.get("/endpoints/acme/slow")
+		for _, want := range []string{
+			`<dd class="degraded">degraded since <time datetime="2000-01-01T00:01:01Z">just now</time></dd>`,
+			"<dt>Degraded</dt><dd>slow: " + slowMessage + "</dd>",
+			`<td class="degraded">degraded</td>
+<td>200</td>
+<td>1.2s</td>
+<td>slow</td>
+<td>1</td>
+<td class="degraded">degraded</td>`,
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("endpoint page lacks %q:\n%s", want, page)
+			}
+		}
+
+		// The second probe is healthy, below success_threshold: the
+		// endpoint stays degraded, and its reason is still shown.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		_, _, page = s.get("/?company=acme")
+		if !strings.Contains(page, `<td class="degraded">degraded</td>`) || !strings.Contains(page, "<td>"+slowMessage+"</td>") {
+			t.Errorf("after a healthy probe, the status page lacks acme/slow degraded with its reason:\n%s", page)
+		}
+		_, _, body := s.get("/api/v1/endpoints/acme/slow")
+		var got struct {
+			State           string `json:"state"`
+			LastReason      string `json:"last_reason"`
+			DegradedReason  string `json:"degraded_reason"`
+			DegradedMessage string `json:"degraded_message"`
+			Checks          []struct {
+				Success, Degraded bool
+			} `json:"checks"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("decoding %s: %v", body, err)
+		}
+		if got.State != "degraded" || got.LastReason != "" || got.DegradedReason != "slow" || got.DegradedMessage != slowMessage {
+			t.Errorf("after a healthy probe: %+v, want degraded with no last reason and the slow degraded reason", got)
+		}
+		if len(got.Checks) != 2 || !got.Checks[0].Degraded || got.Checks[1].Degraded || !got.Checks[1].Success {
+			t.Errorf("checks = %+v, want a degraded one and a healthy one", got.Checks)
 		}
 	})
 }

@@ -90,13 +90,21 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	userAgent := "apiwatch/" + version.Version
+	httpProber := collector.NewHTTPProber(collector.HTTPProberOptions{UserAgent: userAgent})
+	prober := collector.NewRetryingProber(collector.NewKindProber(
+		httpProber,
+		collector.NewTCPProber(collector.TCPProberOptions{}),
+		collector.NewGRPCProber(collector.GRPCProberOptions{UserAgent: userAgent}),
+	))
+
 	// The manager reports transitions to the notifier, and the notifier reads
 	// statuses from the manager; no transition happens before Run.
 	var notifier *alerting.Notifier
 	mgr, err := collector.New(collector.Options{
 		Logger:       logger,
 		Registerer:   reg,
-		Prober:       collector.NewHTTPProber(collector.HTTPProberOptions{UserAgent: "apiwatch/" + version.Version}),
+		Prober:       prober,
 		DB:           db,
 		Concurrency:  f.concurrency,
 		HistorySize:  f.historySize,
@@ -122,6 +130,9 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 		if err := notifier.ApplyConfig(cfg); err != nil {
 			return err
 		}
+		// The HTTP prober drops the transports no endpoint uses any more and
+		// rereads TLS files, before the endpoints' new settings apply.
+		httpProber.ApplyConfig(cfg)
 		ch := mgr.ApplyConfig(cfg)
 		logger.Info("Endpoints applied", "added", ch.Added, "kept", ch.Kept, "removed", ch.Removed)
 		return nil
