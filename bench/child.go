@@ -19,6 +19,8 @@ type child struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
+	// started is the time just before the process was started.
+	started time.Time
 	// firstLine receives the first line of stdout, or is closed without a
 	// value if stdout ends first.
 	firstLine chan string
@@ -58,6 +60,7 @@ func startChild(name, logPath, path string, args ...string) (*child, error) {
 		outputDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	c.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		stdoutR.Close()
 		stdoutW.Close()

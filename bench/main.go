@@ -1,5 +1,6 @@
 // Command bench measures apiwatch's cost per probe against a minimal
-// prober on one machine, and writes the figures to docs/benchmarks.md.
+// prober on one machine, and how apiwatch reloads its configuration, and
+// writes the figures to docs/benchmarks.md.
 //
 // Run it from the repository as `go run ./bench` (or `make bench`). It
 // starts three kinds of process, all on loopback. The target server (this
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,9 +85,12 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.spec.Interval, "interval", 0, "probe interval for every scenario, overriding -rate")
 	fs.DurationVar(&o.spec.Timeout, "timeout", 5*time.Second, "probe timeout, capped at the interval")
 	fs.DurationVar(&o.spec.Window, "duration", time.Minute, "measurement window, after a warm-up of one interval")
+	fs.DurationVar(&o.spec.ReloadEvery, "reload-every", 5*time.Second,
+		"time between two reloads in the reload scenario, at least 1s")
 	fs.IntVar(&o.listeners, "listeners", defaultListeners, "loopback addresses the target listens on")
 	fs.IntVar(&o.repeat, "repeat", 1, "measure each scenario this many times, the probers taking turns")
-	fs.BoolVar(&o.quick, "quick", false, "run a small check of the harness: 200 endpoints, 5 s window, steady and faults")
+	fs.BoolVar(&o.quick, "quick", false,
+		"run a small check of the harness: 200 endpoints, 5 s window, steady, faults and reload")
 	fs.BoolVar(&o.write, "write", true, "write the results into -doc; -quick turns this default off")
 	fs.StringVar(&o.doc, "doc", "docs/benchmarks.md", "benchmarks page, relative to the repository root")
 	fs.StringVar(&o.out, "out", "bench/results",
@@ -124,7 +129,10 @@ func applyQuick(o *options, set map[string]bool, counts, kinds *string) {
 		*counts = "200"
 	}
 	if !set["scenarios"] {
-		*kinds = "steady,faults"
+		*kinds = "steady,faults,reload"
+	}
+	if !set["reload-every"] {
+		o.spec.ReloadEvery = time.Second
 	}
 	if !set["rate"] && !set["interval"] {
 		o.spec.Interval = time.Second
@@ -162,6 +170,26 @@ func splitList(s string) []string {
 	return out
 }
 
+// usedProbers returns the probers that at least one scenario supports, in
+// order, and fails if a scenario has none.
+func usedProbers(scenarios []scenario, probers []prober) ([]prober, error) {
+	var out []prober
+	for _, p := range probers {
+		for _, sc := range scenarios {
+			if sc.supports(p.name()) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	for _, sc := range scenarios {
+		if !slices.ContainsFunc(out, func(p prober) bool { return sc.supports(p.name()) }) {
+			return nil, fmt.Errorf("scenario %s runs only apiwatch, which -probers leaves out", sc.Name)
+		}
+	}
+	return out, nil
+}
+
 func probersByName(names []string) ([]prober, error) {
 	known := map[string]prober{"floor": floor{}, "apiwatch": apiwatch{}}
 	var out []prober
@@ -186,6 +214,9 @@ func runHarness(args []string) error {
 	}
 	probers, err := probersByName(o.probers)
 	if err != nil {
+		return err
+	}
+	if probers, err = usedProbers(scenarios, probers); err != nil {
 		return err
 	}
 	root, err := moduleRoot()
@@ -216,6 +247,9 @@ func runHarness(args []string) error {
 	for _, sc := range scenarios {
 		for repeat := 1; repeat <= o.repeat; repeat++ {
 			for _, p := range probers {
+				if !sc.supports(p.name()) {
+					continue
+				}
 				m, err := measure(ctx, e, p, sc, repeat, o.run)
 				if err != nil {
 					return fmt.Errorf("scenario %s, prober %s: %w", sc.Name, p.name(), err)
@@ -227,6 +261,9 @@ func runHarness(args []string) error {
 				}
 				log.Printf("%s-%s-%d: %.0f probes/s, %.3f CPU s per 1,000 probes, peak RSS %.1f MiB",
 					sc.Name, p.name(), repeat, m.AchievedRate, m.CPUPer1k, float64(m.PeakRSS)/1024)
+				if m.Reload != nil {
+					logReloads(sc.Name, repeat, m.Reload)
+				}
 				r.Results = append(r.Results, m)
 			}
 		}
@@ -256,7 +293,7 @@ func setUp(root string, o options, scenarios []scenario) (*env, func(), error) {
 	}
 
 	var buildDir string
-	if e.apiwatchBin = o.apiwatchBin; e.apiwatchBin == "" && contains(o.probers, "apiwatch") {
+	if e.apiwatchBin = o.apiwatchBin; e.apiwatchBin == "" && slices.Contains(o.probers, "apiwatch") {
 		if buildDir, err = os.MkdirTemp("", "apiwatch-bench-"); err != nil {
 			return nil, nil, err
 		}
@@ -271,7 +308,8 @@ func setUp(root string, o options, scenarios []scenario) (*env, func(), error) {
 	for _, sc := range scenarios {
 		maxN = max(maxN, sc.Endpoints)
 	}
-	if e.target, err = startTarget(e, maxN, o.listeners); err != nil {
+	// Path N is spare: the reload scenario moves an endpoint's URL to it.
+	if e.target, err = startTarget(e, maxN+1, o.listeners); err != nil {
 		os.RemoveAll(buildDir)
 		return nil, nil, err
 	}
@@ -285,15 +323,6 @@ func setUp(root string, o options, scenarios []scenario) (*env, func(), error) {
 		}
 	}
 	return e, cleanup, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func buildAPIWatch(root, out string) error {
@@ -341,7 +370,7 @@ func publish(r *report, dir, root string, o options) error {
 		log.Printf("results in %s; %s left unchanged (pass -write to update it)", dir, o.doc)
 		return nil
 	}
-	if err := updateDoc(filepath.Join(root, o.doc), r.markdown()); err != nil {
+	if err := updateDoc(filepath.Join(root, o.doc), r.docSections()...); err != nil {
 		return err
 	}
 	log.Printf("results in %s and %s", dir, o.doc)

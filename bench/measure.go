@@ -54,6 +54,9 @@ type measurement struct {
 
 	Schedule scheduleAccuracy `json:"schedule"`
 	APIWatch *selfReport      `json:"apiwatch,omitempty"`
+	// Reload holds the reload scenario's own figures. Its CPU and memory
+	// figures above include the reloads and the scrapes between them.
+	Reload *reloadResult `json:"reload,omitempty"`
 }
 
 // selfReport holds the figures apiwatch exports about itself on /metrics.
@@ -116,7 +119,15 @@ func measure(ctx context.Context, e *env, p prober, sc scenario, repeat int, opt
 		}
 	}
 
-	start, end, err := measureWindow(ctx, e, rp, sc, run, opts)
+	// act is what happens during the window: nothing but probing, or the
+	// reloads.
+	act := func(ctx context.Context, _ time.Time) error { return sleep(ctx, sc.Window) }
+	var reloads *reloadRun
+	if sc.Reload != nil {
+		reloads = &reloadRun{e: e, rp: rp, sc: sc}
+		act = reloads.run
+	}
+	start, end, err := measureWindow(ctx, e, rp, sc, run, opts, act)
 	if err != nil {
 		return measurement{}, err
 	}
@@ -137,6 +148,11 @@ func measure(ctx context.Context, e *env, p prober, sc scenario, repeat int, opt
 		return measurement{}, err
 	}
 	m.addHits(hits, sc, start.at, end.at)
+	if reloads != nil {
+		if m.Reload, err = reloads.result(hits, start.at, end.at); err != nil {
+			return measurement{}, err
+		}
+	}
 	return m, nil
 }
 
@@ -162,7 +178,8 @@ func launchAndWarmUp(ctx context.Context, e *env, p prober, sc scenario, run str
 }
 
 // measureWindow takes CPU snapshots at the start and the end of the
-// window, and checks that the prober survived it.
+// window, runs act in between, and checks that the prober survived it. act
+// gets the start of the window and returns at its end.
 func measureWindow(
 	ctx context.Context,
 	e *env,
@@ -170,13 +187,14 @@ func measureWindow(
 	sc scenario,
 	run string,
 	opts runOptions,
+	act func(ctx context.Context, start time.Time) error,
 ) (start, end procSnapshot, err error) {
 	if start, err = takeSnapshot(rp.pid(), e.target.pid()); err != nil {
 		return start, end, err
 	}
 	log.Printf("%s: measuring for %v", run, sc.Window)
 	stopPerf := startPerf(opts.perf, e.dir, run, rp.pid(), sc.Window)
-	err = sleep(ctx, sc.Window)
+	err = act(ctx, start.at)
 	stopPerf()
 	if err != nil {
 		return start, end, err

@@ -37,6 +37,8 @@ type runningProber struct {
 	*child
 	// metricsURL is the prober's /metrics, or empty if it has none.
 	metricsURL string
+	// configFile is apiwatch's configuration file, empty for the floor.
+	configFile string
 }
 
 // floor runs the harness binary in floor mode.
@@ -76,24 +78,36 @@ func (apiwatch) name() string { return "apiwatch" }
 const companySize = 100
 
 func (apiwatch) launch(e *env, sc scenario, run string) (*runningProber, error) {
-	configFile := filepath.Join(e.dir, run+".yml")
-	if err := os.WriteFile(configFile, apiwatchConfig(sc, e.target.url), 0o644); err != nil {
+	// The configuration has a directory of its own, so that apiwatch's
+	// file watcher receives no events from the logs of the run.
+	configFile := filepath.Join(e.dir, run+"-config", "apiwatch.yml")
+	if err := os.MkdirAll(filepath.Dir(configFile), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(configFile, apiwatchConfig(sc, e.target.url, nil), 0o644); err != nil {
 		return nil, err
 	}
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
+	// The reload scenario reads the reloads from the log, which apiwatch
+	// writes at info level. At info level apiwatch also logs each
+	// endpoint's first state change, once per endpoint during the warm-up.
+	level := "warn"
+	if sc.Reload != nil {
+		level = "info"
+	}
 	c, err := startChild(run, filepath.Join(e.dir, run+".log"), e.apiwatchBin,
 		"--config.file="+configFile,
 		"--storage.path="+filepath.Join(e.dir, run+"-storage"),
 		"--web.listen-address="+addr,
 		"--web.external-url=http://"+addr+"/",
-		"--log.level=warn")
+		"--log.level="+level)
 	if err != nil {
 		return nil, err
 	}
-	p := &runningProber{child: c, metricsURL: "http://" + addr + "/metrics"}
+	p := &runningProber{child: c, metricsURL: "http://" + addr + "/metrics", configFile: configFile}
 	if err := waitReady(e.client, "http://"+addr+"/-/ready", c, 2*time.Minute); err != nil {
 		c.stop(5 * time.Second)
 		return nil, err
@@ -101,9 +115,19 @@ func (apiwatch) launch(e *env, sc scenario, run string) (*runningProber, error) 
 	return p, nil
 }
 
+// endpointOverride replaces the URL and timeout of one endpoint in a
+// generated configuration.
+type endpointOverride struct {
+	Index int
+	URL   string
+	// Timeout is written as the endpoint's own timeout unless it is 0.
+	Timeout time.Duration
+}
+
 // apiwatchConfig returns a configuration with sc's endpoints in companies
-// of companySize, endpoint i probing url(i).
-func apiwatchConfig(sc scenario, url func(int) string) []byte {
+// of companySize, endpoint i probing url(i), except that override, if not
+// nil, sets the URL and timeout of one endpoint.
+func apiwatchConfig(sc scenario, url func(int) string, override *endpointOverride) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "global:\n  interval: %dms\n  timeout: %dms\n",
 		sc.Interval.Milliseconds(), sc.Timeout.Milliseconds())
@@ -117,7 +141,14 @@ func apiwatchConfig(sc scenario, url func(int) string) []byte {
 		if i%companySize == 0 {
 			fmt.Fprintf(&b, "  - name: %s\n    endpoints:\n", company)
 		}
-		fmt.Fprintf(&b, "      - name: %s\n        url: %s\n", endpoint, url(i))
+		if override == nil || override.Index != i {
+			fmt.Fprintf(&b, "      - name: %s\n        url: %s\n", endpoint, url(i))
+			continue
+		}
+		fmt.Fprintf(&b, "      - name: %s\n        url: %s\n", endpoint, override.URL)
+		if override.Timeout > 0 {
+			fmt.Fprintf(&b, "        timeout: %dms\n", override.Timeout.Milliseconds())
+		}
 	}
 	return b.Bytes()
 }

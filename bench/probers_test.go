@@ -66,7 +66,7 @@ func TestWaitReadyFailsWhenChildExits(t *testing.T) {
 func TestAPIWatchConfig(t *testing.T) {
 	url := func(i int) string { return fmt.Sprintf("http://127.0.0.%d:80/t/%d", i%2+1, i) }
 	sc := scenario{Endpoints: 201, Interval: 1500 * time.Millisecond, Timeout: time.Second}
-	got := string(apiwatchConfig(sc, url))
+	got := string(apiwatchConfig(sc, url, nil))
 
 	if !strings.HasPrefix(got, "global:\n  interval: 1500ms\n  timeout: 1000ms\ncompanies:\n") {
 		t.Errorf("config does not start with the global block and companies:\n%.200s", got)
@@ -88,8 +88,40 @@ func TestAPIWatchConfig(t *testing.T) {
 		}
 	}
 
-	empty := string(apiwatchConfig(scenario{Interval: time.Minute, Timeout: 10 * time.Second}, url))
+	empty := string(apiwatchConfig(scenario{Interval: time.Minute, Timeout: 10 * time.Second}, url, nil))
 	if want := "global:\n  interval: 60000ms\n  timeout: 10000ms\ncompanies: []\n"; empty != want {
 		t.Errorf("config with no endpoints = %q, want %q", empty, want)
+	}
+}
+
+func TestAPIWatchConfigOverride(t *testing.T) {
+	url := func(i int) string { return fmt.Sprintf("http://127.0.0.1:80/t/%d", i) }
+	sc := scenario{Endpoints: 3, Interval: 10 * time.Second, Timeout: 5 * time.Second}
+	tests := []struct {
+		name     string
+		override *endpointOverride
+		want     string
+		timeouts int // timeout keys, the global one included
+	}{
+		{"URL and timeout", &endpointOverride{Index: 1, URL: url(3), Timeout: 2500 * time.Millisecond},
+			"      - name: endpoint-1\n        url: http://127.0.0.1:80/t/3\n        timeout: 2500ms\n" +
+				"      - name: endpoint-2\n", 2},
+		{"URL only", &endpointOverride{Index: 2, URL: url(3)},
+			"      - name: endpoint-2\n        url: http://127.0.0.1:80/t/3\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(apiwatchConfig(sc, url, tt.override))
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("config lacks %q:\n%s", tt.want, got)
+			}
+			if n := strings.Count(got, "timeout:"); n != tt.timeouts {
+				t.Errorf("config has %d timeout keys, want %d:\n%s", n, tt.timeouts, got)
+			}
+			other := (tt.override.Index + 1) % sc.Endpoints
+			if want := fmt.Sprintf("name: endpoint-%d\n        url: %s\n", other, url(other)); !strings.Contains(got, want) {
+				t.Errorf("override changed endpoint %d too:\n%s", other, got)
+			}
+		})
 	}
 }

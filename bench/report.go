@@ -102,6 +102,9 @@ type table struct {
 	title  string
 	header []string
 	rows   [][]string
+	// left is the number of leading columns, names rather than figures,
+	// that Markdown aligns left.
+	left int
 }
 
 func (t table) writeText(w io.Writer) {
@@ -122,7 +125,9 @@ func (t table) writeMarkdown(w io.Writer) {
 	for i := range align {
 		align[i] = "---:"
 	}
-	align[0], align[1] = "---", "---"
+	for i := range min(t.left, len(align)) {
+		align[i] = "---"
+	}
 	fmt.Fprintf(w, "| %s |\n", strings.Join(align, " | "))
 	for _, r := range t.rows {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
@@ -130,35 +135,72 @@ func (t table) writeMarkdown(w io.Writer) {
 	fmt.Fprintln(w)
 }
 
-// tables lays the results out in three tables: cost, schedule accuracy seen
-// by the target, and apiwatch's own view, preceded by a summary of medians
-// when scenarios were repeated.
+// costResults returns the measurements of the scenarios that measure the
+// cost of probing, and reloadResults those of the reload scenario.
+func (r *report) costResults() []measurement {
+	var out []measurement
+	for _, m := range r.Results {
+		if m.Reload == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (r *report) reloadResults() []measurement {
+	var out []measurement
+	for _, m := range r.Results {
+		if m.Reload != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// repeatedName returns the scenario's name, followed by the repeat number
+// when any of results is a repeat.
+func repeatedName(m measurement, results []measurement) string {
+	for _, o := range results {
+		if o.Repeat > 1 {
+			return fmt.Sprintf("%s #%d", m.Scenario, m.Repeat)
+		}
+	}
+	return m.Scenario
+}
+
+// tables lays the cost results out in three tables: cost, schedule accuracy
+// seen by the target, and apiwatch's own view, preceded by a summary of
+// medians when scenarios were repeated.
 func (r *report) tables() []table {
+	results := r.costResults()
+	if len(results) == 0 {
+		return nil
+	}
 	cost := table{
+		left:  2,
 		title: "Cost",
 		header: []string{"Scenario", "Prober", "Interval", "Probes/s achieved / scheduled",
 			"CPU s per 1,000 probes", "× floor", "Peak RSS MiB (before scrape)", "KiB per endpoint (before scrape)",
 			"Target CPU s per 1,000", "Other processes, cores"},
 	}
 	sched := table{
+		left:  2,
 		title: "Schedule accuracy at the target",
 		header: []string{"Scenario", "Prober", "Gaps",
 			"Deviation p50", "Deviation p99", "Deviation max", "Paths never hit"},
 	}
 	self := table{
+		left:  2,
 		title: "apiwatch's own view",
 		header: []string{"Scenario", "Prober", "Scheduler lag p99", "Probes counted", "Skipped",
 			"/metrics scrape", "Size (gzip)", "Series", "Scrape CPU"},
 	}
 	repeated := false
-	for _, m := range r.Results {
+	for _, m := range results {
 		repeated = repeated || m.Repeat > 1
 	}
-	for _, m := range r.Results {
-		name := m.Scenario
-		if repeated {
-			name = fmt.Sprintf("%s #%d", m.Scenario, m.Repeat)
-		}
+	for _, m := range results {
+		name := repeatedName(m, results)
 		cost.rows = append(cost.rows, []string{name, m.Prober, m.Interval.String(),
 			fmt.Sprintf("%.0f / %.0f (%.3f)", m.AchievedRate, m.ScheduledRate, m.AchievedRate/m.ScheduledRate),
 			perProbe(m.CPUPer1k, m), ratio(m.FloorRatio),
@@ -180,15 +222,16 @@ func (r *report) tables() []table {
 		}
 	}
 	if repeated {
-		return []table{r.summary(), cost, sched, self}
+		return []table{summary(results), cost, sched, self}
 	}
 	return []table{cost, sched, self}
 }
 
 // summary has one row per scenario and prober with the medians over the
 // repeats, and the range of the ratio to the floor.
-func (r *report) summary() table {
+func summary(results []measurement) table {
 	t := table{
+		left:  2,
 		title: "Summary: medians over the repeats",
 		header: []string{"Scenario", "Prober", "Runs",
 			"CPU s per 1,000 probes", "× floor", "× floor range", "KiB per endpoint"},
@@ -196,7 +239,7 @@ func (r *report) summary() table {
 	type key struct{ scenario, prober string }
 	var order []key
 	groups := map[key][]measurement{}
-	for _, m := range r.Results {
+	for _, m := range results {
 		k := key{m.Scenario, m.Prober}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -261,34 +304,66 @@ func mebibytes(n int64) string {
 }
 
 func (r *report) writeText(w io.Writer) {
-	for _, t := range r.tables() {
+	for _, t := range append(r.tables(), r.reloadTables()...) {
 		t.writeText(w)
 	}
 }
 
-// markdown returns the results section of the benchmarks page.
-func (r *report) markdown() string {
+// header returns the first lines of a results section: when, on which
+// commit and machine, and with which command, followed by the baseline
+// memory if withBaseline is set.
+func (r *report) header(withBaseline bool) string {
 	var b bytes.Buffer
 	m := r.Machine
 	fmt.Fprintf(&b, "Measured on %s, commit %s, with `%s`.\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 MST"), m.Commit, r.Command)
 	fmt.Fprintf(&b, "Machine: %s, %d cores, %.1f GiB memory, Linux %s, %s. ",
 		m.CPUModel, m.Cores, float64(m.MemoryMiB)/1024, m.Kernel, m.GoVersion)
-	fmt.Fprintf(&b, "1-minute load average %s at the start and %s at the end. ", m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(&b, "1-minute load average %s at the start and %s at the end.", m.LoadStart, m.LoadEnd)
 	var names []string
 	for _, p := range []string{"floor", "apiwatch"} {
-		if kib, ok := r.BaselineRSS[p]; ok {
+		if kib, ok := r.BaselineRSS[p]; ok && withBaseline {
 			names = append(names, fmt.Sprintf("%s %.1f MiB", p, float64(kib)/1024))
 		}
 	}
 	if len(names) > 0 {
-		fmt.Fprintf(&b, "Peak RSS with no endpoints: %s.", strings.Join(names, ", "))
+		fmt.Fprintf(&b, " Peak RSS with no endpoints: %s.", strings.Join(names, ", "))
 	}
 	b.WriteString("\n\n")
+	return b.String()
+}
+
+// markdown returns the results section of the benchmarks page.
+func (r *report) markdown() string {
+	var b bytes.Buffer
+	b.WriteString(r.header(true))
 	for _, t := range r.tables() {
 		t.writeMarkdown(&b)
 	}
 	return b.String()
+}
+
+// reloadMarkdown returns the reload results section of the benchmarks page.
+func (r *report) reloadMarkdown() string {
+	var b bytes.Buffer
+	b.WriteString(r.header(false))
+	for _, t := range r.reloadTables() {
+		t.writeMarkdown(&b)
+	}
+	return b.String()
+}
+
+// docSections returns the sections of the benchmarks page that this run
+// has figures for.
+func (r *report) docSections() []docSection {
+	var out []docSection
+	if len(r.costResults()) > 0 {
+		out = append(out, docSection{begin: resultsBegin, end: resultsEnd, text: r.markdown()})
+	}
+	if len(r.reloadResults()) > 0 {
+		out = append(out, docSection{begin: reloadResultsBegin, end: reloadResultsEnd, text: r.reloadMarkdown()})
+	}
+	return out
 }
 
 func (r *report) writeJSON(path string) error {
@@ -299,35 +374,50 @@ func (r *report) writeJSON(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// The results section of the benchmarks page lies between these markers.
+// The benchmarks page has two sections that the harness writes: the
+// results of the cost scenarios and those of the reload scenario, each
+// between a pair of markers. A run rewrites only the sections it has
+// figures for.
 const (
-	resultsBegin = "<!-- BEGIN RESULTS: written by go run ./bench, edits here are overwritten -->"
-	resultsEnd   = "<!-- END RESULTS -->"
+	resultsBegin       = "<!-- BEGIN RESULTS: written by go run ./bench, edits here are overwritten -->"
+	resultsEnd         = "<!-- END RESULTS -->"
+	reloadResultsBegin = "<!-- BEGIN RELOAD RESULTS: written by go run ./bench -scenarios reload, " +
+		"edits here are overwritten -->"
+	reloadResultsEnd = "<!-- END RELOAD RESULTS -->"
 )
 
-// replaceResults returns doc with the text between the results markers
-// replaced by section.
-func replaceResults(doc, section string) (string, error) {
-	before, rest, ok := strings.Cut(doc, resultsBegin)
-	if !ok {
-		return "", fmt.Errorf("no line %q", resultsBegin)
-	}
-	_, after, ok := strings.Cut(rest, resultsEnd)
-	if !ok {
-		return "", fmt.Errorf("no line %q after the begin marker", resultsEnd)
-	}
-	return before + resultsBegin + "\n\n" + section + resultsEnd + after, nil
+// docSection is the text of one section of the benchmarks page and its
+// markers.
+type docSection struct {
+	begin, end, text string
 }
 
-// updateDoc writes section into the results part of the page at path.
-func updateDoc(path, section string) error {
-	doc, err := os.ReadFile(path)
+// replaceSection returns doc with the text between the markers of s
+// replaced by s.text.
+func replaceSection(doc string, s docSection) (string, error) {
+	before, rest, ok := strings.Cut(doc, s.begin)
+	if !ok {
+		return "", fmt.Errorf("no line %q", s.begin)
+	}
+	_, after, ok := strings.Cut(rest, s.end)
+	if !ok {
+		return "", fmt.Errorf("no line %q after the begin marker", s.end)
+	}
+	return before + s.begin + "\n\n" + s.text + s.end + after, nil
+}
+
+// updateDoc writes sections into the page at path. It writes nothing
+// unless every section's markers are in place.
+func updateDoc(path string, sections ...docSection) error {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	out, err := replaceResults(string(doc), section)
-	if err != nil {
-		return fmt.Errorf("updating %s: %w; restore the markers around the results section", path, err)
+	doc := string(b)
+	for _, s := range sections {
+		if doc, err = replaceSection(doc, s); err != nil {
+			return fmt.Errorf("updating %s: %w; restore the markers around the results section", path, err)
+		}
 	}
-	return os.WriteFile(path, []byte(out), 0o644)
+	return os.WriteFile(path, []byte(doc), 0o644)
 }

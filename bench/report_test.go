@@ -8,23 +8,24 @@ import (
 	"time"
 )
 
-func TestReplaceResults(t *testing.T) {
+func TestReplaceSection(t *testing.T) {
 	doc := "# Benchmarks\n\nHand-written header.\n\n" + resultsBegin + "\n\nold figures\n" + resultsEnd + "\n\nFooter.\n"
-	got, err := replaceResults(doc, "new figures\n")
+	results := docSection{begin: resultsBegin, end: resultsEnd, text: "new figures\n"}
+	got, err := replaceSection(doc, results)
 	if err != nil {
-		t.Fatalf("replaceResults: %v", err)
+		t.Fatalf("replaceSection: %v", err)
 	}
 	want := "# Benchmarks\n\nHand-written header.\n\n" + resultsBegin + "\n\nnew figures\n" + resultsEnd + "\n\nFooter.\n"
 	if got != want {
-		t.Errorf("replaceResults =\n%s\nwant\n%s", got, want)
+		t.Errorf("replaceSection =\n%s\nwant\n%s", got, want)
 	}
-	again, err := replaceResults(got, "new figures\n")
+	again, err := replaceSection(got, results)
 	if err != nil || again != got {
 		t.Errorf("replacing with the same section changed the page: %v\n%s", err, again)
 	}
 }
 
-func TestReplaceResultsRejects(t *testing.T) {
+func TestReplaceSectionRejects(t *testing.T) {
 	tests := []struct {
 		name, doc, wantErr string
 	}{
@@ -34,9 +35,9 @@ func TestReplaceResultsRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := replaceResults(tt.doc, "x\n")
+			_, err := replaceSection(tt.doc, docSection{begin: resultsBegin, end: resultsEnd, text: "x\n"})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("replaceResults error = %v, want one containing %q", err, tt.wantErr)
+				t.Errorf("replaceSection error = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
 	}
@@ -48,7 +49,7 @@ func TestUpdateDocKeepsFileWithoutMarkers(t *testing.T) {
 	if err := os.WriteFile(path, []byte(original), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := updateDoc(path, "figures\n"); err == nil {
+	if err := updateDoc(path, docSection{begin: resultsBegin, end: resultsEnd, text: "figures\n"}); err == nil {
 		t.Fatalf("updateDoc succeeded on a page without markers")
 	}
 	b, err := os.ReadFile(path)
@@ -122,5 +123,89 @@ func TestProcField(t *testing.T) {
 	}
 	if got := procField([]byte(cpuinfo), "flags"); got != "" {
 		t.Errorf("procField(flags) = %q, want empty", got)
+	}
+}
+
+func TestReportReloadMarkdown(t *testing.T) {
+	ms := time.Millisecond
+	at := func(sec float64) time.Time {
+		return time.Unix(1796400000, 0).Add(time.Duration(sec * float64(time.Second)))
+	}
+	steps := []reloadStep{
+		{reloadStepPlan: reloadStepPlan{At: 5 * time.Second, Trigger: triggerSIGHUP, Change: "timeout 5s → 2.5s"},
+			Triggered: at(5.1), Completed: at(5.25), TriggerToGauge: 150 * ms, LogDuration: 149 * ms, Reloads: 1,
+			Kept: 10000, ReloadCPU: 0.09, ScrapeCPU: 1300 * ms,
+			FirstProbe: &firstProbe{Path: 5000, After: 400 * ms, SlotDeviation: 1200 * time.Microsecond}},
+		{reloadStepPlan: reloadStepPlan{At: 10 * time.Second, Trigger: triggerSIGHUP, Moved: true,
+			Change: "URL /t/5000 → /t/10000"},
+			TriggerToGauge: 80 * ms, LogDuration: 79 * ms, Reloads: 1, Kept: 10000, ReloadCPU: 0.07, ScrapeCPU: 1400 * ms,
+			FirstProbe: &firstProbe{Path: 10000, After: 5600 * ms, SlotDeviation: 900 * time.Microsecond}},
+		{reloadStepPlan: reloadStepPlan{At: 15 * time.Second, Trigger: triggerFile, Moved: true, Change: "timeout 2.5s → 5s"},
+			TriggerToGauge: 640 * ms, LogDuration: 140 * ms, Reloads: 2, Kept: 10000, Added: -1, Removed: -1,
+			ReloadCPU: -0.01, ScrapeCPU: 1200 * ms,
+			FirstProbe: &firstProbe{Path: 10000, After: 20 * ms, SlotDeviation: -3 * ms}},
+	}
+	r := &report{
+		Date:        time.Date(2026, 12, 4, 18, 45, 0, 0, time.UTC),
+		Command:     "go run ./bench -scenarios reload -n 10000",
+		Machine:     machineInfo{CPUModel: "Test CPU", Cores: 2, MemoryMiB: 24576, Kernel: "6.1.0", GoVersion: "go1.26.8", Commit: "abc1234", LoadStart: "0.50", LoadEnd: "1.25"},
+		BaselineRSS: map[string]int64{"apiwatch": 16384},
+		Results: []measurement{{
+			Scenario: "reload-10000", Prober: "apiwatch", Repeat: 1, Interval: 10 * time.Second, PeakRSS: 300 * 1024,
+			OtherCores: 0.45,
+			APIWatch:   &selfReport{Skipped: 0},
+			Reload: &reloadResult{
+				Startup: 230 * ms, Steps: steps, ProbingCores: 0.31,
+				Unchanged: reloadGaps{Paths: 9999, Gaps: 49995, AroundReloads: 49995, Tolerance: 2500 * ms,
+					DevMax: 206 * ms, DevMaxAroundReloads: 206 * ms},
+				Changed:   changedEndpoint{OldPath: 5000, NewPath: 10000, Gaps: reloadGaps{Gaps: 5}},
+				InReloads: slotDeviations{Probes: 1500, P99: 20 * ms, Max: 40 * ms, AfterEnd: 1400},
+				InScrapes: slotDeviations{Probes: 15000, P99: 90 * ms, Max: 200 * ms, AfterEnd: 20},
+				Elsewhere: slotDeviations{Probes: 45000, P99: 5 * ms, Max: 30 * ms},
+			},
+		}},
+	}
+	sections := r.docSections()
+	if len(sections) != 1 || sections[0].begin != reloadResultsBegin {
+		t.Fatalf("docSections of a reload-only run: %d sections, want the reload section alone", len(sections))
+	}
+	md := sections[0].text
+	for _, want := range []string{
+		"Measured on 2026-12-04 18:45 UTC, commit abc1234, with `go run ./bench -scenarios reload -n 10000`.",
+		"| reload-10000 | 230.0 ms | 2 + 1, 4 logged | 140.0 ms / 149.0 ms | 80.0 ms / 150.0 ms | 640.0 ms / 640.0 ms | " +
+			"0.070 (-0.010 to 0.090) | 0.31 | 1300.0 ms | 300.0 | 0.45 |",
+		"| reload-10000 | 10s | 49995 (49995) | ± 2.5s: 0 (0) | 0 / 0 | 206.0 ms (206.0 ms) | 20.0 ms / 40.0 ms (1500, 1400) | " +
+			"90.0 ms / 200.0 ms (15000, 20) | 5.0 ms / 30.0 ms (45000) | 0 |",
+		"| reload-10000 | 0 of 5 | 0 | 0 | /t/10000, 5.60 s, +0.9 ms | 3.0 ms |",
+		"| reload-10000 | 1 | 5.0 s | SIGHUP | timeout 5s → 2.5s | 1 | 10000 / 0 / 0 | 149.0 ms | 150.0 ms | 0.090 | /t/5000, 400.0 ms, +1.2 ms |",
+		"| reload-10000 | 3 | 15.0 s | file | timeout 2.5s → 5s | 2 | 10000 / ? / ? | 140.0 ms | 640.0 ms | -0.010 | /t/10000, 20.0 ms, -3.0 ms |",
+		"| --- | --- | --- | --- | --- | ---: |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("reload markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "Peak RSS with no endpoints") || strings.Contains(md, "### Cost") {
+		t.Errorf("reload markdown has the cost section's figures:\n%s", md)
+	}
+}
+
+func TestUpdateDocWritesOnlyGivenSections(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "benchmarks.md")
+	doc := "# Benchmarks\n\n" + resultsBegin + "\n\ncost figures\n" + resultsEnd + "\n\n## Reload\n\n" +
+		reloadResultsBegin + "\n\nold reload figures\n" + reloadResultsEnd + "\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := updateDoc(path, docSection{begin: reloadResultsBegin, end: reloadResultsEnd, text: "new reload figures\n"}); err != nil {
+		t.Fatalf("updateDoc: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(doc, "old reload figures", "new reload figures", 1)
+	if string(b) != want {
+		t.Errorf("page after updateDoc =\n%s\nwant\n%s", b, want)
 	}
 }

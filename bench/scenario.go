@@ -20,11 +20,20 @@ type scenario struct {
 	// warm-up of one interval that lets every endpoint be probed once.
 	Window time.Duration `json:"window_ns"`
 	Faults faults        `json:"faults"`
+	// Reload is the plan of changes and reloads during the window of the
+	// reload scenario, and nil for the others.
+	Reload *reloadPlan `json:"reload,omitempty"`
 }
 
 // warmup is the time between a prober becoming ready and the start of the
 // measurement window.
 func (sc scenario) warmup() time.Duration { return sc.Interval }
+
+// supports reports whether prober can run sc. The floor has no
+// configuration to reload, so the reload scenario runs apiwatch alone.
+func (sc scenario) supports(prober string) bool {
+	return sc.Reload == nil || prober == "apiwatch"
+}
 
 // scheduledRate returns the probe rate the configuration schedules, in
 // probes per second.
@@ -45,6 +54,13 @@ var scenarioKinds = map[string]func(sc scenario) scenario{
 		sc.Faults = faults{Fail: 0.10, Slow: 0.05, SlowDelay: sc.Timeout / 2}
 		return sc
 	},
+	// reload: every path returns 200, and every ReloadEvery one endpoint
+	// changes and apiwatch reloads (reload.go). buildScenarios fills in
+	// the plan.
+	"reload": func(sc scenario) scenario {
+		sc.Reload = &reloadPlan{}
+		return sc
+	},
 }
 
 // scenarioSpec is the set of scenarios the flags select.
@@ -57,6 +73,8 @@ type scenarioSpec struct {
 	Interval time.Duration
 	Timeout  time.Duration
 	Window   time.Duration
+	// ReloadEvery is the time between two reloads in the reload scenario.
+	ReloadEvery time.Duration
 }
 
 // minInterval is apiwatch's shortest accepted interval.
@@ -76,7 +94,13 @@ func buildScenarios(spec scenarioSpec) ([]scenario, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, apply(sc))
+			sc = apply(sc)
+			if sc.Reload != nil {
+				if sc.Reload, err = newReloadPlan(sc, spec.ReloadEvery); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, sc)
 		}
 	}
 	return out, nil

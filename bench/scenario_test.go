@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,13 @@ func TestParseFlagsQuick(t *testing.T) {
 	if o.spec.Interval != time.Second || o.spec.Window != 5*time.Second {
 		t.Errorf("-quick interval %v, window %v, want 1s and 5s", o.spec.Interval, o.spec.Window)
 	}
+	if !slices.Equal(o.spec.Kinds, []string{"steady", "faults", "reload"}) || o.spec.ReloadEvery != time.Second {
+		t.Errorf("-quick scenarios %v, reload every %v; want steady, faults and reload, every 1s",
+			o.spec.Kinds, o.spec.ReloadEvery)
+	}
+	if _, err := buildScenarios(o.spec); err != nil {
+		t.Errorf("-quick scenarios do not build: %v", err)
+	}
 
 	o, err = parseFlags([]string{"-quick", "-write", "-n", "300", "-duration", "8s"})
 	if err != nil {
@@ -115,6 +123,9 @@ func TestParseFlagsFullRunWrites(t *testing.T) {
 	}
 	if len(o.spec.Endpoints) != 2 || o.spec.Endpoints[0] != 1000 || o.spec.Endpoints[1] != 10000 {
 		t.Errorf("default endpoints = %v, want [1000 10000]", o.spec.Endpoints)
+	}
+	if o.spec.ReloadEvery != 5*time.Second {
+		t.Errorf("default -reload-every = %v, want 5s", o.spec.ReloadEvery)
 	}
 	for _, args := range [][]string{{"-n", "10,x"}, {"-n", ""}, {"-repeat", "0"}, {"extra"}} {
 		if _, err := parseFlags(args); err == nil {

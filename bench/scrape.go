@@ -31,6 +31,9 @@ type figures struct {
 	// Probes is apiwatch_probes_total summed over results, and Skipped is
 	// apiwatch_probes_skipped_total.
 	Probes, Skipped float64
+	// ReloadTime is apiwatch_config_last_reload_success_timestamp_seconds,
+	// in Unix seconds.
+	ReloadTime float64
 }
 
 // scrapeMetrics fetches url the way Prometheus does, in the text format
@@ -136,6 +139,9 @@ func parseFigures(text []byte) (figures, error) {
 	}
 	if skipped, ok := families["apiwatch_probes_skipped_total"]; ok && len(skipped.GetMetric()) > 0 {
 		f.Skipped = skipped.GetMetric()[0].GetCounter().GetValue()
+	}
+	if reload, ok := families["apiwatch_config_last_reload_success_timestamp_seconds"]; ok && len(reload.GetMetric()) > 0 {
+		f.ReloadTime = reload.GetMetric()[0].GetGauge().GetValue()
 	}
 	return f, nil
 }
