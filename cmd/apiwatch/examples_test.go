@@ -44,8 +44,8 @@ func TestExampleConfigsLoad(t *testing.T) {
 }
 
 // TestMainExampleUsesDemoAPI keeps examples/apiwatch.yml runnable without
-// internet access: `make run` starts the demo API on 127.0.0.1:9851 and
-// every endpoint must point there.
+// internet access: `make run` starts the demo API on 127.0.0.1 ports 9851
+// (HTTP), 9852 (TCP) and 9853 (gRPC), and every endpoint must point there.
 func TestMainExampleUsesDemoAPI(t *testing.T) {
 	cfg, err := config.LoadFile(filepath.Join("..", "..", "examples", "apiwatch.yml"))
 	if err != nil {
@@ -56,8 +56,9 @@ func TestMainExampleUsesDemoAPI(t *testing.T) {
 	}
 	for _, c := range cfg.Companies {
 		for _, e := range c.Endpoints {
-			if host := e.URL.Host; host != net.JoinHostPort("127.0.0.1", "9851") {
-				t.Errorf("%s/%s: host %q, want the demo API at 127.0.0.1:9851", c.Name, e.Name, host)
+			want := map[string]string{config.KindHTTP: "9851", config.KindTCP: "9852", config.KindGRPC: "9853"}[e.Kind()]
+			if host := e.URL.Host; host != net.JoinHostPort("127.0.0.1", want) {
+				t.Errorf("%s/%s: host %q, want the demo API at 127.0.0.1:%s", c.Name, e.Name, host, want)
 			}
 		}
 	}
