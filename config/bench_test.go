@@ -89,3 +89,47 @@ func TestLoadLarge(t *testing.T) {
 		t.Errorf("loaded %d endpoints, want 2000", n)
 	}
 }
+
+// benchmarkReloadOneChange reloads a configuration of endpoints endpoints in
+// one file, with a LoadCache, after changing one endpoint's timeout: the
+// reload a running daemon does for a one-line edit.
+func benchmarkReloadOneChange(b *testing.B, endpoints int) {
+	main := writeLargeConfig(b, endpoints, 1)
+	data, err := os.ReadFile(main)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache := NewLoadCache()
+	cfg, err := Load(main, LoadOptions{Cache: cache})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache.Update(cfg)
+	// The first endpoint of a company in the middle of the file.
+	mid := fmt.Sprintf("  - name: company-%d\n", endpoints/20)
+	at := strings.Index(string(data), mid)
+	timeoutAt := at + strings.Index(string(data[at:]), "timeout: 5s")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		changed := []byte(string(data))
+		changed[timeoutAt+len("timeout: ")] = byte('1' + i%4)
+		if err := os.WriteFile(main, changed, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := Load(main, LoadOptions{Cache: cache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cache.Update(cfg)
+	}
+}
+
+// BenchmarkReload10000OneChange reloads 10,000 endpoints after a one-line
+// change.
+func BenchmarkReload10000OneChange(b *testing.B) { benchmarkReloadOneChange(b, 10_000) }
+
+// BenchmarkReload100000OneChange reloads 100,000 endpoints after a one-line
+// change.
+func BenchmarkReload100000OneChange(b *testing.B) { benchmarkReloadOneChange(b, 100_000) }

@@ -38,6 +38,9 @@ type Config struct {
 	File string `yaml:"-"`
 	// Files lists every file that was read, the main file first.
 	Files []string `yaml:"-"`
+
+	// cacheEntries is what LoadCache.Update keeps of this configuration.
+	cacheEntries map[string]*cachedFile
 }
 
 // Global holds the defaults for every endpoint.

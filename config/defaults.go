@@ -4,7 +4,10 @@ import "path/filepath"
 
 // setDefaults fills every unset field from the global block, and the global
 // block from the built-in defaults. It is the one place defaults live.
-func (cfg *Config) setDefaults() {
+//
+// Companies in skip are left alone: they come from a LoadCache, already
+// filled.
+func (cfg *Config) setDefaults(skip map[*Company]bool) {
 	g := &cfg.Global
 	g.Interval = firstNonZero(g.Interval, DefaultInterval)
 	g.Timeout = firstNonZero(g.Timeout, DefaultTimeout)
@@ -22,6 +25,9 @@ func (cfg *Config) setDefaults() {
 	}
 	g.ProbeSettings.setProbeDefaults()
 	for _, c := range cfg.Companies {
+		if skip[c] {
+			continue
+		}
 		c.Severity = firstNonZero(c.Severity, DefaultSeverity)
 		for _, e := range c.Endpoints {
 			e.setDefaults(g)

@@ -41,6 +41,14 @@ type loader struct {
 	schedules map[string]*cronSchedule
 	// fileOrder numbers the files in the order they are read, to sort errors.
 	fileOrder map[string]int
+
+	// mainPath is the main file. mainHeaderSame is set when opts.Cache may
+	// be used: the main file's text outside its companies list is what the
+	// cache saw. reused holds the companies taken from the cache, which
+	// validation and defaults skip.
+	mainPath       string
+	mainHeaderSame bool
+	reused         map[*Company]bool
 }
 
 // parsedFile is a file read and parsed into a node tree.
@@ -48,6 +56,18 @@ type parsedFile struct {
 	path string
 	root *yaml.Node // nil for an empty file
 	errs []*Error
+	// hasEnvRefs reports that the file's text contains "${", so that files
+	// without references skip the walk that expands them.
+	hasEnvRefs bool
+
+	// With LoadOptions.Cache: split locates the file's company items,
+	// headerHash and itemHashes identify their text, and reusedAt holds the
+	// cached company of each item whose text was blanked out before parsing.
+	split      *companiesSplit
+	headerHash uint64
+	itemHashes []uint64
+	cacheable  []bool
+	reusedAt   map[int]*Company
 }
 
 // LoadFile reads the main configuration file at path and every file its
@@ -72,14 +92,32 @@ type LoadOptions struct {
 	Overlay map[string][]byte
 	// LookupEnv resolves ${NAME} references; nil means os.LookupEnv.
 	LookupEnv func(name string) (string, bool)
+	// Cache, if set, lets Load reuse companies whose text did not change
+	// since the configuration the cache was last updated with. Load only
+	// reads it; see LoadCache.Update.
+	Cache *LoadCache
 }
 
 // Load is LoadFile with options.
 func Load(path string, opts LoadOptions) (*Config, error) {
+	cfg, err, reused := load(path, opts)
+	if err != nil && reused {
+		// Errors about a reused company would lack its position: load
+		// again from the text alone.
+		opts.Cache = nil
+		cfg, err, _ = load(path, opts)
+	}
+	return cfg, err
+}
+
+// load does Load's work and reports whether it reused cached companies.
+func load(path string, opts LoadOptions) (*Config, error, bool) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
 	l := &loader{
+		mainPath:  path,
+		reused:    map[*Company]bool{},
 		opts:      opts,
 		roots:     map[string]*yaml.Node{},
 		nodes:     map[any]*yaml.Node{},
@@ -99,10 +137,12 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 			"to run without companies, write companies: []"})
 	}
 	if main.root == nil {
-		return nil, l.result()
+		return nil, l.result(), false
 	}
 	l.decodeFile(main, cfg, false)
+	cfg.Companies = l.mergeReused(main, cfg.Companies)
 	l.adopt(path, cfg.Companies)
+	parsed := []parsedFile{main}
 
 	for _, p := range l.parseFiles(l.includedFiles(cfg)) {
 		p = l.accept(p)
@@ -111,16 +151,21 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 		}
 		var frag fragment
 		l.decodeFile(p, &frag, true)
+		frag.Companies = l.mergeReused(p, frag.Companies)
 		cfg.Files = append(cfg.Files, p.path)
 		l.adopt(p.path, frag.Companies)
 		cfg.Companies = append(cfg.Companies, frag.Companies...)
+		parsed = append(parsed, p)
 	}
 	l.validate(cfg)
 	if len(l.errs) > 0 {
-		return nil, l.result()
+		return nil, l.result(), len(l.reused) > 0
 	}
-	cfg.setDefaults()
-	return cfg, nil
+	cfg.setDefaults(l.reused)
+	if l.opts.Cache != nil {
+		cfg.cacheEntries = l.cacheEntries(parsed, cfg)
+	}
+	return cfg, nil, len(l.reused) > 0
 }
 
 // accept records the errors of a parsed file and its place in the file
@@ -142,8 +187,10 @@ func (l *loader) decodeFile(p parsedFile, out any, fragment bool) {
 		return // an empty file is an empty configuration
 	}
 	l.roots[p.path] = p.root
-	for _, e := range expandEnv(p.root, l.opts.LookupEnv) {
-		l.add(&Error{File: p.path, Line: e.node.Line, Column: e.node.Column, Msg: e.msg})
+	if p.hasEnvRefs {
+		for _, e := range expandEnv(p.root, l.opts.LookupEnv) {
+			l.add(&Error{File: p.path, Line: e.node.Line, Column: e.node.Column, Msg: e.msg})
+		}
 	}
 	d := &decoder{l: l, file: p.path, fragment: fragment}
 	d.decode(p.root, out)
@@ -277,6 +324,10 @@ func (l *loader) parseFile(file string) parsedFile {
 		}
 		p.errs = append(p.errs, &Error{File: file, Msg: fmt.Sprintf("reading file: %v", err)})
 		return p
+	}
+	p.hasEnvRefs = bytes.Contains(data, []byte("${"))
+	if l.opts.Cache != nil {
+		data = l.reuseCached(&p, data)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node

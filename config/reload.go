@@ -39,7 +39,10 @@ type ReloaderOptions struct {
 	Registerer prometheus.Registerer
 	// Debounce overrides DefaultReloadDebounce.
 	Debounce time.Duration
-	// LoadOptions are passed to Load on every reload.
+	// LoadOptions are passed to Load on every reload. With a Cache, a
+	// reload parses only the companies whose text changed; the Reloader
+	// updates the cache after each applied configuration, and the caller
+	// after the initial one.
 	LoadOptions LoadOptions
 }
 
@@ -154,6 +157,9 @@ func (r *Reloader) ReloadWith(opts LoadOptions) error {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = r.opts.LoadOptions.LookupEnv
 	}
+	if opts.Cache == nil {
+		opts.Cache = r.opts.LoadOptions.Cache
+	}
 	return r.reload(opts)
 }
 
@@ -162,6 +168,9 @@ func (r *Reloader) ReloadWith(opts LoadOptions) error {
 func (r *Reloader) Check(opts LoadOptions) error {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = r.opts.LoadOptions.LookupEnv
+	}
+	if opts.Cache == nil {
+		opts.Cache = r.opts.LoadOptions.Cache
 	}
 	_, err := Load(r.opts.File, opts)
 	return err
@@ -189,6 +198,7 @@ func (r *Reloader) reload(opts LoadOptions) error {
 		return err
 	}
 	r.current.Store(cfg)
+	opts.Cache.Update(cfg)
 	r.success.Set(1)
 	r.successTime.SetToCurrentTime()
 	r.reloads.WithLabelValues("success").Inc()

@@ -79,7 +79,7 @@ func (l *loader) validate(cfg *Config) {
 		} else if c.Name != "" {
 			first[c.Name] = c
 		}
-		if l.fieldOK(c, wholeItem) {
+		if l.fieldOK(c, wholeItem) && !l.reused[c] {
 			l.validateCompany(c, it)
 			l.validateEndpoints(cfg, c, it)
 		}
