@@ -228,14 +228,14 @@ companies:
 		t.Fatal(err)
 	}
 	outputs := map[string]string{
-		"fmt %v":    fmt.Sprintf("%v %v", cfg.Alerting, cfg.Companies[0].Contacts),
-		"fmt %+v":   fmt.Sprintf("%+v %+v", cfg.Alerting, cfg.Companies[0].Contacts),
-		"fmt %#v":   fmt.Sprintf("%#v %#v", cfg.Alerting, cfg.Companies[0].Contacts),
-		"fmt %s":    fmt.Sprintf("%s %s", cfg.Alerting.Routing.SMS, cfg.Companies[0].Contacts.Webhook),
-		"slog":      logs.String(),
-		"json":      string(jsonOut),
-		"yaml":      string(yamlOut),
-		"am %+v":    fmt.Sprintf("%+v %+v", *cfg.Alerting.Alertmanagers[0], *cfg.Alerting.Alertmanagers[1]),
+		"fmt %v":  fmt.Sprintf("%v %v", cfg.Alerting, cfg.Companies[0].Contacts),
+		"fmt %+v": fmt.Sprintf("%+v %+v", cfg.Alerting, cfg.Companies[0].Contacts),
+		"fmt %#v": fmt.Sprintf("%#v %#v", cfg.Alerting, cfg.Companies[0].Contacts),
+		"fmt %s":  fmt.Sprintf("%s %s", cfg.Alerting.Routing.SMS, cfg.Companies[0].Contacts.Webhook),
+		"slog":    logs.String(),
+		"json":    string(jsonOut),
+		"yaml":    string(yamlOut),
+		"am %+v":  fmt.Sprintf("%+v %+v", *cfg.Alerting.Alertmanagers[0], *cfg.Alerting.Alertmanagers[1]),
 		//lint:ignore S1025 the test checks what fmt's %s prints, not String.
 		"am url %s": fmt.Sprintf("%s", cfg.Alerting.Alertmanagers[0].URL),
 	}
