@@ -21,9 +21,13 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-# Debian packages whose binaries the tests run: promtool checks /metrics, and
-# Alertmanager receives alerts in the alerting tests.
-TEST_PACKAGES := prometheus prometheus-alertmanager
+# Debian packages whose binaries the tests run: promtool checks /metrics,
+# Alertmanager receives alerts in the alerting tests, and headless Chromium
+# renders the status page in the browser tests of web/.
+TEST_PACKAGES := prometheus prometheus-alertmanager chromium
+# Where the chromium package installs the browser, which the browser tests
+# start.
+CHROMIUM := /usr/bin/chromium
 
 # mailpit, the SMTP sink of the alerting tests, at the version tools/go.mod
 # pins. The tests read its path from APIWATCH_MAILPIT.
@@ -73,6 +77,7 @@ test-deps: mailpit
 	@missing=''; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	test -x $(CHROMIUM) || missing="$$missing chromium"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "Installing Debian packages for the tests:$$missing"; \
@@ -82,7 +87,8 @@ test-deps: mailpit
 	else \
 		echo "Some tests need Debian packages that are missing:$$missing"; \
 		echo "Install them with: sudo apt-get install --no-install-recommends$$missing"; \
-		echo "Without them those tests fail; APIWATCH_SKIP_PROMTOOL=1 skips the promtool checks."; \
+		echo "Without them those tests fail; APIWATCH_SKIP_PROMTOOL=1 skips the promtool checks"; \
+		echo "and APIWATCH_SKIP_BROWSER=1 the browser test."; \
 	fi
 
 # run starts the demo API in the background and apiwatch in the foreground.

@@ -68,13 +68,16 @@ type lastProbe struct {
 }
 
 // probeCounts are the endpoint's cumulative counters since the process
-// started: a histogram of probe durations, failures by reason and retries.
+// started: a histogram of probe durations, successes, failures by reason and
+// retries.
 type probeCounts struct {
 	// durations counts probes into durationBuckets, with one more slot for
 	// durations above the last bucket. sum is in seconds.
 	durations [len(durationBuckets) + 1]uint64
 	sum       float64
 	probes    uint64
+	// successes counts the probes that succeeded, degraded ones included.
+	successes uint64
 	failures  [numReasons]uint64
 	retries   uint64
 }
@@ -167,6 +170,9 @@ func (c *probeCounts) add(r Result) {
 	secs := r.Duration.Seconds()
 	c.sum += secs
 	c.durations[bucketIndex(secs)]++
+	if r.Success {
+		c.successes++
+	}
 	if !r.Success && r.Reason < numReasons {
 		c.failures[r.Reason]++
 	}

@@ -44,6 +44,10 @@ type Options struct {
 	// OnTransition, if set, is called after every state change, outside any
 	// lock and from the probe's goroutine.
 	OnTransition func(Transition)
+	// StreamEndpointMetrics leaves the per-endpoint series out of the
+	// Registerer, for a caller that writes them with WriteEndpointMetrics,
+	// which is far cheaper for many endpoints.
+	StreamEndpointMetrics bool
 }
 
 // Manager owns the endpoints: it applies configurations, schedules probes,
@@ -284,6 +288,10 @@ type EndpointStatus struct {
 	Key
 	Target *Target
 	Status
+	// Probes counts the probes recorded since the process started, or since
+	// a reload added the endpoint, and SuccessfulProbes those of them that
+	// succeeded, degraded ones included. Unlike Status, neither is saved.
+	Probes, SuccessfulProbes uint64
 }
 
 // ErrNotFound is returned for an endpoint that is not configured.
@@ -303,7 +311,7 @@ func (m *Manager) Statuses(company string) []EndpointStatus {
 	out := make([]EndpointStatus, 0, len(eps))
 	for _, e := range eps {
 		e.mu.Lock()
-		out = append(out, EndpointStatus{Key: e.key, Target: e.target.Load(), Status: e.status})
+		out = append(out, e.endpointStatus())
 		e.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -326,7 +334,18 @@ func (m *Manager) Endpoint(key Key) (EndpointStatus, []Check, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return EndpointStatus{Key: key, Target: e.target.Load(), Status: e.status}, e.history.checks(), nil
+	return e.endpointStatus(), e.history.checks(), nil
+}
+
+// endpointStatus returns the endpoint's status. The caller holds e.mu.
+func (e *endpoint) endpointStatus() EndpointStatus {
+	return EndpointStatus{
+		Key:              e.key,
+		Target:           e.target.Load(),
+		Status:           e.status,
+		Probes:           e.counts.probes,
+		SuccessfulProbes: e.counts.successes,
+	}
 }
 
 // Status returns one endpoint's status, and false if it is not configured.

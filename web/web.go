@@ -92,6 +92,10 @@ type endpointJSON struct {
 	DegradedMessage      string            `json:"degraded_message"`
 	ConsecutiveFailures  int               `json:"consecutive_failures"`
 	ConsecutiveSuccesses int               `json:"consecutive_successes"`
+	// Probes and SuccessfulProbes count since apiwatch started or a reload
+	// added the endpoint. Their ratio is the uptime on the status page.
+	Probes           uint64 `json:"probes"`
+	SuccessfulProbes uint64 `json:"successful_probes"`
 }
 
 func toJSON(s collector.EndpointStatus) endpointJSON {
@@ -116,6 +120,8 @@ func toJSON(s collector.EndpointStatus) endpointJSON {
 		DegradedMessage:      s.DegradedMessage,
 		ConsecutiveFailures:  s.ConsecutiveFailures,
 		ConsecutiveSuccesses: s.ConsecutiveSuccesses,
+		Probes:               s.Probes,
+		SuccessfulProbes:     s.SuccessfulProbes,
 	}
 }
 
