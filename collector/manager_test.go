@@ -107,7 +107,7 @@ func loadYAMLConfig(t *testing.T, text string) *config.Config {
 }
 
 // newTestManager returns a manager with a fresh registry.
-func newTestManager(t *testing.T, opts Options) (*Manager, *prometheus.Registry) {
+func newTestManager(t testing.TB, opts Options) (*Manager, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg

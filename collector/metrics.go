@@ -27,6 +27,26 @@ type metrics struct {
 
 var endpointLabels = []string{"company", "endpoint"}
 
+// Help texts of the per-endpoint families, shared by the registry collector
+// and WriteEndpointMetrics.
+const (
+	helpUp          = "Whether the endpoint is up (1) or down (0) after thresholds; absent until the first verdict."
+	helpDegraded    = "Whether the endpoint is degraded (1), that is up but slow or with a certificate close to expiry, or not (0); absent until the first verdict."
+	helpSuccess     = "Whether the last probe succeeded (1), also when it found the endpoint degraded."
+	helpStatusCode  = "HTTP status code of the last probe's final response, or 0 if none arrived."
+	helpRedirects   = "Redirects followed by the last probe."
+	helpIPProtocol  = "IP version (4 or 6) of the last probe's connection, or 0 if none was made."
+	helpLastCheck   = "When the last probe finished, in seconds since the Unix epoch."
+	helpLastSuccess = "When the last successful probe finished, in seconds since the Unix epoch."
+	helpLastFailure = "When the last failed probe finished, in seconds since the Unix epoch."
+	helpStateChange = "When the endpoint last changed state, in seconds since the Unix epoch."
+	helpDuration    = "Duration of probes, from the DNS lookup to the last body byte, including redirects."
+	helpPhase       = "Duration of each phase of the last probe, summed over redirects."
+	helpFailures    = "Failed probes by reason. A reason appears once it has happened."
+	helpRetries     = "Attempts made after a failed first attempt of a probe."
+	helpCertExpiry  = "Expiry of the certificate that expires first in the last probe's verified TLS chain, or in the chain the server sent when verification is off, in seconds since the Unix epoch."
+)
+
 func newMetrics(m *Manager) *metrics {
 	probes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "apiwatch_probes_total",
@@ -55,40 +75,25 @@ func newMetrics(m *Manager) *metrics {
 			Help: "Failed writes of endpoint statuses to the storage directory.",
 		}),
 
-		up: prometheus.NewDesc("probe_up",
-			"Whether the endpoint is up (1) or down (0) after thresholds; absent until the first verdict.",
+		up: prometheus.NewDesc("probe_up", helpUp,
 			endpointLabels, nil),
-		degraded: prometheus.NewDesc("probe_degraded",
-			"Whether the endpoint is degraded (1), that is up but slow or with a certificate close to expiry, or not (0); absent until the first verdict.",
+		degraded: prometheus.NewDesc("probe_degraded", helpDegraded,
 			endpointLabels, nil),
-		success: prometheus.NewDesc("probe_success",
-			"Whether the last probe succeeded (1), also when it found the endpoint degraded.", endpointLabels, nil),
-		statusCode: prometheus.NewDesc("probe_http_status_code",
-			"HTTP status code of the last probe's final response, or 0 if none arrived.", endpointLabels, nil),
-		redirects: prometheus.NewDesc("probe_http_redirects",
-			"Redirects followed by the last probe.", endpointLabels, nil),
-		ipProtocol: prometheus.NewDesc("probe_ip_protocol",
-			"IP version (4 or 6) of the last probe's connection, or 0 if none was made.", endpointLabels, nil),
-		lastCheck: prometheus.NewDesc("probe_last_check_timestamp_seconds",
-			"When the last probe finished, in seconds since the Unix epoch.", endpointLabels, nil),
-		lastSuccess: prometheus.NewDesc("probe_last_success_timestamp_seconds",
-			"When the last successful probe finished, in seconds since the Unix epoch.", endpointLabels, nil),
-		lastFailure: prometheus.NewDesc("probe_last_failure_timestamp_seconds",
-			"When the last failed probe finished, in seconds since the Unix epoch.", endpointLabels, nil),
-		stateChange: prometheus.NewDesc("probe_state_change_timestamp_seconds",
-			"When the endpoint last changed state, in seconds since the Unix epoch.", endpointLabels, nil),
-		duration: prometheus.NewDesc("probe_duration_seconds",
-			"Duration of probes, from the DNS lookup to the last body byte, including redirects.", endpointLabels, nil),
-		phase: prometheus.NewDesc("probe_phase_duration_seconds",
-			"Duration of each phase of the last probe, summed over redirects.",
+		success:     prometheus.NewDesc("probe_success", helpSuccess, endpointLabels, nil),
+		statusCode:  prometheus.NewDesc("probe_http_status_code", helpStatusCode, endpointLabels, nil),
+		redirects:   prometheus.NewDesc("probe_http_redirects", helpRedirects, endpointLabels, nil),
+		ipProtocol:  prometheus.NewDesc("probe_ip_protocol", helpIPProtocol, endpointLabels, nil),
+		lastCheck:   prometheus.NewDesc("probe_last_check_timestamp_seconds", helpLastCheck, endpointLabels, nil),
+		lastSuccess: prometheus.NewDesc("probe_last_success_timestamp_seconds", helpLastSuccess, endpointLabels, nil),
+		lastFailure: prometheus.NewDesc("probe_last_failure_timestamp_seconds", helpLastFailure, endpointLabels, nil),
+		stateChange: prometheus.NewDesc("probe_state_change_timestamp_seconds", helpStateChange, endpointLabels, nil),
+		duration:    prometheus.NewDesc("probe_duration_seconds", helpDuration, endpointLabels, nil),
+		phase: prometheus.NewDesc("probe_phase_duration_seconds", helpPhase,
 			append(endpointLabels[:2:2], "phase"), nil),
-		failures: prometheus.NewDesc("probe_failures_total",
-			"Failed probes by reason. A reason appears once it has happened.",
+		failures: prometheus.NewDesc("probe_failures_total", helpFailures,
 			append(endpointLabels[:2:2], "reason"), nil),
-		retries: prometheus.NewDesc("probe_retries_total",
-			"Attempts made after a failed first attempt of a probe.", endpointLabels, nil),
-		certExpiry: prometheus.NewDesc("probe_tls_cert_expiry_timestamp_seconds",
-			"Expiry of the certificate that expires first in the last probe's verified TLS chain, or in the chain the server sent when verification is off, in seconds since the Unix epoch.",
+		retries: prometheus.NewDesc("probe_retries_total", helpRetries, endpointLabels, nil),
+		certExpiry: prometheus.NewDesc("probe_tls_cert_expiry_timestamp_seconds", helpCertExpiry,
 			endpointLabels, nil),
 		endpoints: prometheus.NewDesc("apiwatch_endpoints",
 			"Configured endpoints by state.", []string{"state"}, nil),
@@ -129,7 +134,9 @@ func (ms *metrics) Collect(ch chan<- prometheus.Metric) {
 		if int(snap.status.State) < len(counts) {
 			counts[snap.status.State]++
 		}
-		ms.collectEndpoint(ch, e.key, &snap)
+		if !ms.m.opts.StreamEndpointMetrics {
+			ms.collectEndpoint(ch, e.key, &snap)
+		}
 	}
 	for s, n := range counts {
 		ch <- prometheus.MustNewConstMetric(ms.endpoints, prometheus.GaugeValue, float64(n), State(s).String())

@@ -62,7 +62,9 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	cfg, err := config.LoadFile(f.configFile)
+	// The cache lets a reload parse only the companies whose text changed.
+	loadCache := config.NewLoadCache()
+	cfg, err := config.Load(f.configFile, config.LoadOptions{Cache: loadCache})
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {
@@ -140,10 +142,11 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	// The reloader notes the files' state before the first apply, so that
 	// a change made while apiwatch starts is reloaded once it watches.
 	reloader, err := config.NewReloader(config.ReloaderOptions{
-		File:       f.configFile,
-		Apply:      apply,
-		Logger:     logger,
-		Registerer: reg,
+		File:        f.configFile,
+		Apply:       apply,
+		Logger:      logger,
+		Registerer:  reg,
+		LoadOptions: config.LoadOptions{Cache: loadCache},
 	}, cfg)
 	if err != nil {
 		return err
@@ -151,6 +154,7 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	if err := apply(cfg); err != nil {
 		return err
 	}
+	loadCache.Update(cfg)
 	logger.Info("Starting apiwatch", "version", version.Info(), "build_context", version.BuildContext(),
 		"config_file", f.configFile, "companies", len(cfg.Companies), "endpoints", countEndpoints(cfg))
 
