@@ -5,6 +5,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -30,6 +31,10 @@ type Options struct {
 	Reloader        Reloader
 	EnableLifecycle bool
 	EnableAdminAPI  bool
+	// EndpointMetrics, if set, writes the per-endpoint series after the
+	// Gatherer's, as collector.Manager.WriteEndpointMetrics does for a
+	// manager built with StreamEndpointMetrics.
+	EndpointMetrics func(io.Writer) error
 }
 
 // Handler routes apiwatch's HTTP endpoints.
@@ -44,10 +49,14 @@ func New(opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux()}
-	h.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
-		EnableOpenMetrics: true,
-	}))
+	if opts.EndpointMetrics != nil {
+		h.mux.Handle("GET /metrics", h.metricsHandler())
+	} else {
+		h.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
+			EnableOpenMetrics: true,
+		}))
+	}
 	h.mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("apiwatch is healthy.\n"))
 	})

@@ -47,6 +47,10 @@ func run(args []string) int {
 		Default("2000").IntVar(&f.concurrency)
 	app.Flag("history.size", "Number of recent checks kept in memory per endpoint and served by "+
 		"/api/v1/endpoints/<company>/<endpoint>.").Default("100").IntVar(&f.historySize)
+	app.Flag("metrics.duration-histogram", "Export probe_duration_seconds, a histogram of 13 series per endpoint. "+
+		"Turn it off to cut the series of a large installation by half.").Default("true").BoolVar(&f.durationHistogram)
+	app.Flag("metrics.phase-durations", "Export probe_phase_duration_seconds, 5 series per endpoint with the "+
+		"phases of the last probe.").Default("true").BoolVar(&f.phaseDurations)
 	app.Flag("web.enable-lifecycle", "Enable reloading the configuration through HTTP: POST /-/reload.").
 		BoolVar(&f.enableLifecycle)
 	app.Flag("web.enable-admin-api", "Enable the company admin API (GET, PUT and DELETE "+
