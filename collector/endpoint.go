@@ -48,8 +48,12 @@ type endpoint struct {
 	status  Status
 	// version counts changes of status, and savedVersion is the version
 	// last written to storage. They differ while the stored copy is stale.
+	// urgent is set by a change that a restart must not lose: anything but
+	// another healthy probe of an endpoint that stays up, which only moves
+	// timestamps and counters forward.
 	version      uint64
 	savedVersion uint64
+	urgent       bool
 	history      history
 	last         lastProbe
 	counts       probeCounts
@@ -102,6 +106,9 @@ func (e *endpoint) record(r Result) (tr Transition, changed, ok bool) {
 	from := e.status.State
 	changed = e.status.apply(r, t.Endpoint.FailureThreshold, t.Endpoint.SuccessThreshold)
 	e.version++
+	if !(r.Success && !r.Degraded && from == StateUp && e.status.State == StateUp) {
+		e.urgent = true
+	}
 	e.last = lastProbe{
 		success:       r.Success,
 		phases:        r.Phases,
@@ -125,11 +132,12 @@ func (e *endpoint) markRemoved() {
 }
 
 // marshalIfChanged returns the status as JSON and its version when it
-// changed since it was last saved, or nil when it did not.
-func (e *endpoint) marshalIfChanged() ([]byte, uint64, error) {
+// changed since it was last saved, or nil when it did not. Unless all is
+// set, only urgent changes count.
+func (e *endpoint) marshalIfChanged(all bool) ([]byte, uint64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.version == e.savedVersion {
+	if e.version == e.savedVersion || !all && !e.urgent {
 		return nil, 0, nil
 	}
 	b, err := json.Marshal(e.status)
@@ -141,6 +149,7 @@ func (e *endpoint) marshalIfChanged() ([]byte, uint64, error) {
 func (e *endpoint) markChanged() {
 	e.mu.Lock()
 	e.version++
+	e.urgent = true
 	e.mu.Unlock()
 }
 
@@ -148,6 +157,9 @@ func (e *endpoint) markChanged() {
 func (e *endpoint) markSaved(version uint64) {
 	e.mu.Lock()
 	e.savedVersion = max(e.savedVersion, version)
+	if e.savedVersion == e.version {
+		e.urgent = false
+	}
 	e.mu.Unlock()
 }
 

@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -73,12 +72,7 @@ func (m *Manager) sortedEndpoints() *[]*endpoint {
 		*eps = append(*eps, e)
 	}
 	m.mu.RUnlock()
-	slices.SortFunc(*eps, func(a, b *endpoint) int {
-		if c := strings.Compare(a.key.Company, b.key.Company); c != 0 {
-			return c
-		}
-		return strings.Compare(a.key.Endpoint, b.key.Endpoint)
-	})
+	slices.SortFunc(*eps, compareEndpoints)
 	return eps
 }
 

@@ -18,18 +18,34 @@ type Check struct {
 	State   State `json:"state"`
 }
 
-// checkRecord is the compact form of a Check kept in memory. Its fields
-// take 19 bytes, which the alignment of unixMilli pads to 24.
+// checkRecord is the compact form of a Check kept in memory: 16 bytes, so
+// the default history of 64 checks takes 1 KiB per endpoint.
 type checkRecord struct {
 	unixMilli  int64
 	micros     uint32 // duration in microseconds, capped at about 71 minutes
 	statusCode uint16
 	reason     Reason
-	state      State
-	success    bool
-	degraded   bool
-	// retries is capped at 255, far above config.MaxRetries.
-	retries uint8
+	// flags holds the state in bits 0-1, success in bit 2, degraded in
+	// bit 3 and the retries, capped at 15 (config.MaxRetries is 10), in
+	// bits 4-7.
+	flags uint8
+}
+
+const (
+	flagSuccess  = 1 << 2
+	flagDegraded = 1 << 3
+	retriesShift = 4
+)
+
+func packFlags(s State, success, degraded bool, retries int) uint8 {
+	f := uint8(s) & 3
+	if success {
+		f |= flagSuccess
+	}
+	if degraded {
+		f |= flagDegraded
+	}
+	return f | uint8(max(0, min(retries, 15)))<<retriesShift
 }
 
 // history is a ring buffer of the most recent checks.
@@ -58,10 +74,7 @@ func (h *history) add(r Result, s State) {
 		micros:     uint32(micros),
 		statusCode: uint16(r.StatusCode),
 		reason:     r.Reason,
-		state:      s,
-		success:    r.Success,
-		degraded:   r.Degraded,
-		retries:    uint8(max(0, min(r.Retries, 255))),
+		flags:      packFlags(s, r.Success, r.Degraded, r.Retries),
 	}
 	h.next++
 	if h.next == len(h.records) {
@@ -82,12 +95,12 @@ func (h *history) checks() []Check {
 		out = append(out, Check{
 			Time:       time.UnixMilli(r.unixMilli),
 			Duration:   time.Duration(r.micros) * time.Microsecond,
-			Success:    r.success,
-			Degraded:   r.degraded,
+			Success:    r.flags&flagSuccess != 0,
+			Degraded:   r.flags&flagDegraded != 0,
 			StatusCode: int(r.statusCode),
 			Reason:     r.reason,
-			Retries:    int(r.retries),
-			State:      r.state,
+			Retries:    int(r.flags >> retriesShift),
+			State:      State(r.flags & 3),
 		})
 	}
 	return out

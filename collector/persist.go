@@ -47,21 +47,29 @@ func (m *Manager) restore() error {
 	return nil
 }
 
-// saveLoop writes changed statuses every SaveInterval, and at once after a
-// transition.
+// saveLoop writes urgent status changes every SaveInterval, and at once
+// after a transition, and every change at least every FullSaveInterval.
+// Healthy probes of endpoints that stay up change only timestamps and
+// counters; writing those every SaveInterval would rewrite nearly every
+// endpoint each time, for little a restart needs.
 func (m *Manager) saveLoop(ctx context.Context) {
 	ticker := time.NewTicker(m.opts.SaveInterval)
 	defer ticker.Stop()
 	var lastErr string
 	var lastLogged time.Time
+	lastFull := time.Now()
 	for {
+		all := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			if time.Since(lastFull) >= m.opts.FullSaveInterval {
+				all, lastFull = true, time.Now()
+			}
 		case <-m.flushNow:
 		}
-		err := m.save()
+		err := m.saveChanges(all)
 		switch {
 		case err == nil && lastErr != "":
 			m.logger.Info("Saving endpoint statuses works again")
@@ -78,11 +86,15 @@ func (m *Manager) saveLoop(ctx context.Context) {
 // saveErrorLogInterval is how often a save error that repeats is logged.
 const saveErrorLogInterval = 5 * time.Minute
 
-// save writes the statuses changed since they were last saved and deletes
-// those of removed endpoints, in one transaction. After a failed write the
-// same changes are retried by the next save. Calls never overlap, because
-// saveLoop ends before Run's last save.
-func (m *Manager) save() error {
+// save writes every status changed since it was last saved.
+func (m *Manager) save() error { return m.saveChanges(true) }
+
+// saveChanges writes the statuses changed since they were last saved, all
+// of them or only the urgent ones, and deletes those of removed endpoints,
+// in one transaction. After a failed write the same changes are retried by
+// the next save. Calls never overlap, because saveLoop ends before Run's
+// last save.
+func (m *Manager) saveChanges(all bool) error {
 	if m.opts.DB == nil {
 		return nil
 	}
@@ -105,7 +117,7 @@ func (m *Manager) save() error {
 		encodeErr []error
 	)
 	for _, e := range eps {
-		b, version, err := e.marshalIfChanged()
+		b, version, err := e.marshalIfChanged(all)
 		if err != nil {
 			encodeErr = append(encodeErr, fmt.Errorf("encoding status of %s: %w", e.key, err))
 			continue

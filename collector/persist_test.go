@@ -432,3 +432,49 @@ func TestManagerSaveWritesOnlyChanges(t *testing.T) {
 		t.Errorf("unchanged acme/web was written again: %+v", s)
 	}
 }
+
+func TestManagerSavesRoutineChangesLess(t *testing.T) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, _ := newTestManager(t, Options{Prober: newFakeProber(nil), DB: db})
+	m.ApplyConfig(singleEndpointConfig("acme", "api", time.Minute, 1, 1))
+	api := Key{"acme", "api"}
+	e := m.endpoints[api]
+	e.record(syntheticResult(0, true)) // unknown to up: urgent
+	if err := m.saveChanges(false); err != nil {
+		t.Fatal(err)
+	}
+	first := readSavedStatuses(t, db)[api]
+	if first.State != StateUp {
+		t.Fatalf("saved %+v, want up", first)
+	}
+
+	// Another healthy probe while up only moves the timestamps: the urgent
+	// save skips it, the full one writes it.
+	e.record(syntheticResult(1, true))
+	if err := m.saveChanges(false); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSavedStatuses(t, db)[api]; !got.LastCheck.Equal(first.LastCheck) {
+		t.Errorf("urgent save wrote a routine change: last check %v, want %v", got.LastCheck, first.LastCheck)
+	}
+	if err := m.saveChanges(true); err != nil {
+		t.Fatal(err)
+	}
+	routine := readSavedStatuses(t, db)[api]
+	if !routine.LastCheck.After(first.LastCheck) {
+		t.Errorf("full save did not write the routine change: last check %v", routine.LastCheck)
+	}
+
+	// A failure is urgent.
+	e.record(syntheticResult(2, false))
+	if err := m.saveChanges(false); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSavedStatuses(t, db)[api]; got.ConsecutiveFailures != 1 {
+		t.Errorf("urgent save skipped a failure: %+v", got)
+	}
+}

@@ -477,7 +477,7 @@ func TestHistoryRecordsDegradedAndRetries(t *testing.T) {
 	got := e.history.checks()
 	want := []Check{
 		{Duration: probeDuration, Success: true, Degraded: true, StatusCode: 200, Reason: ReasonSlow, Retries: 2, State: StateDegraded},
-		{Duration: probeDuration, StatusCode: 503, Reason: ReasonStatus, Retries: 255, State: StateDown},
+		{Duration: probeDuration, StatusCode: 503, Reason: ReasonStatus, Retries: 15, State: StateDown},
 		{Duration: probeDuration, Success: true, StatusCode: 200, State: StateUp},
 	}
 	if len(got) != len(want) {
@@ -493,7 +493,7 @@ func TestHistoryRecordsDegradedAndRetries(t *testing.T) {
 			t.Errorf("check %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if size := unsafe.Sizeof(checkRecord{}); size != 24 {
-		t.Errorf("a history record takes %d bytes, want 24", size)
+	if size := unsafe.Sizeof(checkRecord{}); size != 16 {
+		t.Errorf("a history record takes %d bytes, want 16", size)
 	}
 }

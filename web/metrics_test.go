@@ -56,3 +56,14 @@ func TestMetricsHandlerStreamsEndpointMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestPprofServed(t *testing.T) {
+	h := New(Options{Gatherer: prometheus.NewRegistry()})
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: status %d, want 200", path, rec.Code)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"time"
 
@@ -66,6 +67,13 @@ func New(opts Options) *Handler {
 	h.mux.HandleFunc("GET /{$}", h.statusPage)
 	h.mux.HandleFunc("GET /endpoints/{company}/{endpoint}", h.endpointPage)
 	h.routeLifecycle()
+	// Go's profiler, as Prometheus serves it, behind the same listener
+	// settings (TLS, basic auth) as everything else.
+	h.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	h.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	h.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	h.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	h.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return h
 }
 

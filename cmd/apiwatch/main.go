@@ -45,8 +45,8 @@ func run(args []string) int {
 		"Defaults to http://<hostname>:<port>/.").StringVar(&f.externalURL)
 	app.Flag("probe.concurrency", "Maximum number of probes running at once; 0 means no limit.").
 		Default("2000").IntVar(&f.concurrency)
-	app.Flag("history.size", "Number of recent checks kept in memory per endpoint and served by "+
-		"/api/v1/endpoints/<company>/<endpoint>.").Default("100").IntVar(&f.historySize)
+	app.Flag("history.size", "Number of recent checks kept in memory per endpoint, 16 bytes each, shown on "+
+		"the endpoint page and served by /api/v1/endpoints/<company>/<endpoint>.").Default("64").IntVar(&f.historySize)
 	app.Flag("metrics.duration-histogram", "Export probe_duration_seconds, a histogram of 13 series per endpoint. "+
 		"Turn it off to cut the series of a large installation by half.").Default("true").BoolVar(&f.durationHistogram)
 	app.Flag("metrics.phase-durations", "Export probe_phase_duration_seconds, 5 series per endpoint with the "+
