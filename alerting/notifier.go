@@ -25,9 +25,15 @@ const (
 	// alert's endsAt is set. Alertmanager keeps the alert firing until then,
 	// so three resends can be lost before it resolves by itself.
 	leaseFactor = 4
-	// reconcileInterval is how often every endpoint's state is compared
-	// with the alerts, beside the checks that transitions trigger.
-	reconcileInterval = 30 * time.Second
+	// reconcileInterval is how often the endpoints that have an alert are
+	// compared with their state, beside the checks that transitions
+	// trigger; fullReconcileInterval is how often every endpoint is. The
+	// full check reads every status, 1% of the CPU at 100,000 endpoints
+	// when it ran every 30 s; what it can find beyond the alerts' endpoints
+	// (a down endpoint without an alert, after a crash) the check at start
+	// already covers.
+	reconcileInterval     = 30 * time.Second
+	fullReconcileInterval = 5 * time.Minute
 	// tickInterval is how often due resends and the ends of maintenance
 	// windows are checked, and so the precision of both.
 	tickInterval = time.Second
@@ -185,7 +191,7 @@ func (n *Notifier) Run(ctx context.Context) {
 
 	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
-	lastReconcile := time.Now()
+	lastReconcile, lastFull := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -194,8 +200,12 @@ func (n *Notifier) Run(ctx context.Context) {
 		case now := <-tick.C:
 			n.resendDue(now)
 			n.checkMaintenanceEnds(now)
-			if now.Sub(lastReconcile) >= reconcileInterval {
+			switch {
+			case now.Sub(lastFull) >= fullReconcileInterval:
 				n.reconcileAll()
+				lastReconcile, lastFull = now, now
+			case now.Sub(lastReconcile) >= reconcileInterval:
+				n.reconcileAlerting()
 				lastReconcile = now
 			}
 		}

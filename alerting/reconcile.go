@@ -23,6 +23,18 @@ func (n *Notifier) reconcileAll() {
 	n.reconcile(keys)
 }
 
+// reconcileAlerting checks the endpoints that have an alert, firing or
+// resolved.
+func (n *Notifier) reconcileAlerting() {
+	n.mu.Lock()
+	keys := make([]collector.Key, 0, len(n.alerts))
+	for id := range n.alerts {
+		keys = append(keys, id.key())
+	}
+	n.mu.Unlock()
+	n.reconcile(keys)
+}
+
 // endpointStatus is a status read for reconciliation.
 type endpointStatus struct {
 	status collector.Status

