@@ -55,6 +55,7 @@ func (c *client) post(ctx context.Context, alerts models.PostableAlerts) error {
 	if err != nil {
 		return &sendError{err: fmt.Errorf("encoding alerts: %w", err)}
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint.String(), bytes.NewReader(body))
@@ -68,6 +69,9 @@ func (c *client) post(ctx context.Context, alerts models.PostableAlerts) error {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil {
+			err = fmt.Errorf("no answer within the timeout of %s: %w", c.timeout, err)
 		}
 		return &sendError{err: err, retryable: true}
 	}

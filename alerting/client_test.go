@@ -208,7 +208,7 @@ func TestClientErrorsHideCredentials(t *testing.T) {
 			t.Cleanup(srv.Close)
 			t.Cleanup(func() { close(block) })
 			return srv.URL
-		}, true, "context deadline exceeded"},
+		}, true, "no answer within the timeout of 200ms: context deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base, err := url.Parse(tc.base(t))
