@@ -83,7 +83,7 @@ type seriesWriter struct {
 	w      *bufio.Writer
 	err    error
 	prefix []byte // company="...",endpoint="..."
-	num    []byte
+	line   []byte // the line being built, reused
 }
 
 func (sw *seriesWriter) header(name, help, kind string) {
@@ -109,7 +109,7 @@ func (sw *seriesWriter) series(name, extraName, extraValue string, v float64) {
 	if sw.err != nil {
 		return
 	}
-	b := sw.num[:0]
+	b := sw.line[:0]
 	b = append(b, name...)
 	b = append(b, '{')
 	b = append(b, sw.prefix...)
@@ -123,7 +123,7 @@ func (sw *seriesWriter) series(name, extraName, extraValue string, v float64) {
 	b = append(b, "} "...)
 	b = appendValue(b, v)
 	b = append(b, '\n')
-	sw.num = b
+	sw.line = b
 	_, sw.err = sw.w.Write(b)
 }
 
