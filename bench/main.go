@@ -73,7 +73,16 @@ type options struct {
 // runOptions are the flags that change how each measurement runs.
 type runOptions struct {
 	perf bool
+	// pprof is the length of the CPU profile fetched from apiwatch in
+	// each of its windows, 0 for none.
+	pprof time.Duration
+	// alertmanagerBin is the Alertmanager the alert scenario starts.
+	alertmanagerBin string
 }
+
+// defaultAlertmanager is where Debian's prometheus-alertmanager package
+// installs Alertmanager.
+const defaultAlertmanager = "/usr/bin/prometheus-alertmanager"
 
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -82,11 +91,15 @@ func parseFlags(args []string) (options, error) {
 	kinds := fs.String("scenarios", "steady", "comma-separated scenario kinds: "+strings.Join(knownKinds(), ", "))
 	probers := fs.String("probers", "floor,apiwatch", "comma-separated probers to measure, in order")
 	fs.Float64Var(&o.spec.Rate, "rate", 1000, "scheduled probes per second; the interval is N/rate, at least 1s")
-	fs.DurationVar(&o.spec.Interval, "interval", 0, "probe interval for every scenario, overriding -rate")
+	intervals := fs.String("interval", "", "probe interval, overriding -rate: one duration for every "+
+		"endpoint count, or a comma-separated list with one per count in -n")
 	fs.DurationVar(&o.spec.Timeout, "timeout", 5*time.Second, "probe timeout, capped at the interval")
-	fs.DurationVar(&o.spec.Window, "duration", time.Minute, "measurement window, after a warm-up of one interval")
+	windows := fs.String("duration", "1m", "measurement window, after a warm-up of one interval: one "+
+		"duration, or a comma-separated list with one per count in -n")
 	fs.DurationVar(&o.spec.ReloadEvery, "reload-every", 5*time.Second,
 		"time between two reloads in the reload scenario, at least 1s")
+	fs.IntVar(&o.spec.AlertPaths, "alert-paths", 100,
+		"paths that fail in the alert scenario, at most half the endpoint count")
 	fs.IntVar(&o.listeners, "listeners", defaultListeners, "loopback addresses the target listens on")
 	fs.IntVar(&o.repeat, "repeat", 1, "measure each scenario this many times, the probers taking turns")
 	fs.BoolVar(&o.quick, "quick", false,
@@ -97,6 +110,10 @@ func parseFlags(args []string) (options, error) {
 		"directory for each run's logs and results.json, relative to the repository root")
 	fs.StringVar(&o.apiwatchBin, "apiwatch", "", "apiwatch binary to measure instead of building ./cmd/apiwatch")
 	fs.BoolVar(&o.run.perf, "perf", false, "record a perf CPU profile of each prober during its window")
+	fs.DurationVar(&o.run.pprof, "pprof", 0, "fetch a Go CPU profile of this length from apiwatch's "+
+		"/debug/pprof/profile at the start of each of its windows; 0 for none")
+	fs.StringVar(&o.run.alertmanagerBin, "alertmanager", defaultAlertmanager,
+		"Alertmanager binary that the alert scenario starts")
 
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -107,16 +124,28 @@ func parseFlags(args []string) (options, error) {
 	if o.repeat < 1 {
 		return o, fmt.Errorf("invalid -repeat %d: must be at least 1", o.repeat)
 	}
+	if o.run.pprof < 0 {
+		return o, fmt.Errorf("invalid -pprof %v: give a positive duration, or 0 for no profile", o.run.pprof)
+	}
 
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
-		applyQuick(&o, set, counts, kinds)
+		applyQuick(&o, set, counts, kinds, intervals, windows)
 	}
 
 	var err error
 	if o.spec.Endpoints, err = parseCounts(*counts); err != nil {
 		return o, err
+	}
+	if o.spec.Intervals, err = parseDurations(*intervals, "-interval"); err != nil {
+		return o, err
+	}
+	if o.spec.Windows, err = parseDurations(*windows, "-duration"); err != nil {
+		return o, err
+	}
+	if len(o.spec.Windows) == 0 {
+		return o, fmt.Errorf("-duration lists no window")
 	}
 	o.spec.Kinds = splitList(*kinds)
 	o.probers = splitList(*probers)
@@ -124,25 +153,48 @@ func parseFlags(args []string) (options, error) {
 }
 
 // applyQuick sets the -quick defaults for every flag not given explicitly.
-func applyQuick(o *options, set map[string]bool, counts, kinds *string) {
+// The alert scenario is part of them only where Alertmanager is installed.
+func applyQuick(o *options, set map[string]bool, counts, kinds, intervals, windows *string) {
 	if !set["n"] {
 		*counts = "200"
 	}
 	if !set["scenarios"] {
 		*kinds = "steady,faults,reload"
+		if _, err := os.Stat(o.run.alertmanagerBin); err == nil {
+			*kinds += ",alert"
+		} else {
+			log.Printf("-quick leaves out the alert scenario: %v", err)
+		}
 	}
 	if !set["reload-every"] {
 		o.spec.ReloadEvery = time.Second
 	}
+	if !set["alert-paths"] {
+		o.spec.AlertPaths = 20
+	}
 	if !set["rate"] && !set["interval"] {
-		o.spec.Interval = time.Second
+		*intervals = "1s"
 	}
 	if !set["duration"] {
-		o.spec.Window = 5 * time.Second
+		*windows = "5s"
 	}
 	if !set["write"] {
 		o.write = false
 	}
+}
+
+// parseDurations parses a comma-separated list of durations, the value of
+// flag.
+func parseDurations(s, flag string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range splitList(s) {
+		d, err := time.ParseDuration(f)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("invalid duration %q in %s: want a positive duration such as 10s", f, flag)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func parseCounts(s string) ([]int, error) {

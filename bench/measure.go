@@ -53,10 +53,15 @@ type measurement struct {
 	KiBPerEndpointUnscraped float64 `json:"kib_per_endpoint_before_first_scrape,omitempty"`
 
 	Schedule scheduleAccuracy `json:"schedule"`
-	APIWatch *selfReport      `json:"apiwatch,omitempty"`
+	// Startup describes the first hit of every path after the prober's
+	// process started.
+	Startup  startupSpread `json:"startup"`
+	APIWatch *selfReport   `json:"apiwatch,omitempty"`
 	// Reload holds the reload scenario's own figures. Its CPU and memory
 	// figures above include the reloads and the scrapes between them.
 	Reload *reloadResult `json:"reload,omitempty"`
+	// Alert holds the alert scenario's own figures.
+	Alert *alertResult `json:"alert,omitempty"`
 }
 
 // selfReport holds the figures apiwatch exports about itself on /metrics.
@@ -72,6 +77,11 @@ type selfReport struct {
 	ScrapeGzipBytes int64         `json:"scrape_gzip_bytes"`
 	ScrapeSeries    int           `json:"scrape_series"`
 	ScrapeCPU       time.Duration `json:"scrape_cpu_ns"`
+	// The notification counters at the scrape after the window, totals
+	// since apiwatch started.
+	NotificationsSent    float64 `json:"notifications_sent"`
+	NotificationsErrors  float64 `json:"notifications_errors"`
+	NotificationsDropped float64 `json:"notifications_dropped"`
 }
 
 // procSnapshot is the CPU of every party at one instant.
@@ -99,9 +109,20 @@ func takeSnapshot(proberPID, targetPID int) (procSnapshot, error) {
 
 // measure runs p on sc: start, warm up for one interval, measure over the
 // window, stop, and compute the figures from the target's hits. Every
-// repeat gets its own files, so apiwatch starts without saved statuses.
+// repeat gets its own files, so apiwatch starts without saved statuses, and
+// in the alert scenario its own Alertmanager.
 func measure(ctx context.Context, e *env, p prober, sc scenario, repeat int, opts runOptions) (measurement, error) {
 	run := fmt.Sprintf("%s-%s-%d", sc.Name, p.name(), repeat)
+	var am *alertmanagerEnv
+	if sc.Alert != nil {
+		var err error
+		if am, err = startAlertmanager(e, opts.alertmanagerBin, run); err != nil {
+			return measurement{}, err
+		}
+		defer am.stop()
+		e.alertmanagerURL = am.proxyURL
+		defer func() { e.alertmanagerURL = "" }()
+	}
 	rp, err := launchAndWarmUp(ctx, e, p, sc, run)
 	if err != nil {
 		return measurement{}, err
@@ -119,13 +140,18 @@ func measure(ctx context.Context, e *env, p prober, sc scenario, repeat int, opt
 		}
 	}
 
-	// act is what happens during the window: nothing but probing, or the
-	// reloads.
+	// act is what happens during the window: nothing but probing, the
+	// reloads, or the failures and recoveries.
 	act := func(ctx context.Context, _ time.Time) error { return sleep(ctx, sc.Window) }
 	var reloads *reloadRun
-	if sc.Reload != nil {
+	var alerts *alertRun
+	switch {
+	case sc.Reload != nil:
 		reloads = &reloadRun{e: e, rp: rp, sc: sc}
 		act = reloads.run
+	case sc.Alert != nil:
+		alerts = &alertRun{e: e, sc: sc, am: am}
+		act = alerts.run
 	}
 	start, end, err := measureWindow(ctx, e, rp, sc, run, opts, act)
 	if err != nil {
@@ -148,9 +174,17 @@ func measure(ctx context.Context, e *env, p prober, sc scenario, repeat int, opt
 		return measurement{}, err
 	}
 	m.addHits(hits, sc, start.at, end.at)
+	m.Startup = measureStartup(hits, sc.Endpoints, rp.started, rp.ready, sc.Interval)
 	if reloads != nil {
 		if m.Reload, err = reloads.result(hits, start.at, end.at); err != nil {
 			return measurement{}, err
+		}
+	}
+	if alerts != nil {
+		m.Alert = alerts.result(hits)
+		if a := m.APIWatch; a != nil {
+			m.Alert.Sent, m.Alert.Errors, m.Alert.Dropped =
+				a.NotificationsSent, a.NotificationsErrors, a.NotificationsDropped
 		}
 	}
 	return m, nil
@@ -194,8 +228,10 @@ func measureWindow(
 	}
 	log.Printf("%s: measuring for %v", run, sc.Window)
 	stopPerf := startPerf(opts.perf, e.dir, run, rp.pid(), sc.Window)
+	stopPprof := startPprof(e.client, rp, opts.pprof, sc.Window, filepath.Join(e.dir, run+".cpu.pprof"))
 	err = act(ctx, start.at)
 	stopPerf()
+	stopPprof()
 	if err != nil {
 		return start, end, err
 	}
@@ -263,6 +299,10 @@ func selfReportOf(e *env, rp *runningProber, before scrape) (*selfReport, error)
 		ScrapeGzipBytes: after.GzipBytes,
 		ScrapeSeries:    after.Series,
 		ScrapeCPU:       cpuAfter.CPU - cpuBefore.CPU,
+
+		NotificationsSent:    after.NotificationsSent,
+		NotificationsErrors:  after.NotificationsErrors,
+		NotificationsDropped: after.NotificationsDropped,
 	}
 	if q := histogramQuantile(0.99, bucketDelta(before.Lag, after.Lag)); !math.IsNaN(q) {
 		r.LagP99 = &q

@@ -22,6 +22,9 @@ type env struct {
 	apiwatchBin string
 	target      *target
 	client      *http.Client // for the target's admin API and apiwatch
+	// alertmanagerURL is the URL apiwatch sends its alerts to during an
+	// alert measurement, and empty otherwise.
+	alertmanagerURL string
 }
 
 // prober starts one kind of prober on a scenario's endpoints.
@@ -39,6 +42,9 @@ type runningProber struct {
 	metricsURL string
 	// configFile is apiwatch's configuration file, empty for the floor.
 	configFile string
+	// ready is when the harness saw the prober ready: the floor's first
+	// line of output, or apiwatch's first 200 from /-/ready.
+	ready time.Time
 }
 
 // floor runs the harness binary in floor mode.
@@ -65,7 +71,7 @@ func (floor) launch(e *env, sc scenario, run string) (*runningProber, error) {
 		c.stop(5 * time.Second)
 		return nil, err
 	}
-	return &runningProber{child: c}, nil
+	return &runningProber{child: c, ready: time.Now()}, nil
 }
 
 // apiwatch runs the daemon built from this tree.
@@ -84,7 +90,7 @@ func (apiwatch) launch(e *env, sc scenario, run string) (*runningProber, error) 
 	if err := os.MkdirAll(filepath.Dir(configFile), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(configFile, apiwatchConfig(sc, e.target.url, nil), 0o644); err != nil {
+	if err := os.WriteFile(configFile, apiwatchConfig(sc, e.target.url, nil, e.alertmanagerURL), 0o644); err != nil {
 		return nil, err
 	}
 	addr, err := freeLoopbackAddr()
@@ -112,6 +118,7 @@ func (apiwatch) launch(e *env, sc scenario, run string) (*runningProber, error) 
 		c.stop(5 * time.Second)
 		return nil, err
 	}
+	p.ready = time.Now()
 	return p, nil
 }
 
@@ -126,11 +133,16 @@ type endpointOverride struct {
 
 // apiwatchConfig returns a configuration with sc's endpoints in companies
 // of companySize, endpoint i probing url(i), except that override, if not
-// nil, sets the URL and timeout of one endpoint.
-func apiwatchConfig(sc scenario, url func(int) string, override *endpointOverride) []byte {
+// nil, sets the URL and timeout of one endpoint. If alertmanager is not
+// empty, apiwatch sends its alerts there, and one failed probe turns an
+// endpoint DOWN.
+func apiwatchConfig(sc scenario, url func(int) string, override *endpointOverride, alertmanager string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "global:\n  interval: %dms\n  timeout: %dms\n",
 		sc.Interval.Milliseconds(), sc.Timeout.Milliseconds())
+	if alertmanager != "" {
+		fmt.Fprintf(&b, "  failure_threshold: 1\nalerting:\n  alertmanagers:\n    - url: %s\n", alertmanager)
+	}
 	if sc.Endpoints == 0 {
 		b.WriteString("companies: []\n")
 		return b.Bytes()
@@ -170,6 +182,10 @@ func freeLoopbackAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// readyPollInterval is how often waitReady polls. It bounds the error of
+// the time to ready, which the start-up table reports.
+const readyPollInterval = 10 * time.Millisecond
+
 // waitReady polls url until it returns 200, c exits, or timeout passes.
 // Each poll has its own short timeout, so one stalled request does not use
 // up the wait.
@@ -184,7 +200,7 @@ func waitReady(client *http.Client, url string, c *child, timeout time.Duration)
 		}
 		select {
 		case <-c.done:
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(readyPollInterval):
 		}
 	}
 	return c.failure(fmt.Sprintf("was not ready at %s within %v", url, timeout))
@@ -257,24 +273,49 @@ func (t *target) reset() error {
 }
 
 func (t *target) setFaults(f faults) error {
+	_, err := t.switchFaults(f)
+	return err
+}
+
+// switchFaults sets the failing and slow shares and returns the time the
+// target applied them.
+func (t *target) switchFaults(f faults) (time.Time, error) {
 	body, err := json.Marshal(f)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	return t.post("/faults", body)
+	resp, err := t.postRead("/faults", body)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var applied faultsApplied
+	if err := json.Unmarshal(resp, &applied); err != nil || applied.At == 0 {
+		return time.Time{}, fmt.Errorf("target /faults returned %q, want the time it applied them as JSON", resp)
+	}
+	return time.Unix(0, applied.At), nil
 }
 
 func (t *target) post(path string, body []byte) error {
+	_, err := t.postRead(path, body)
+	return err
+}
+
+// postRead sends body to the admin API's path and returns the response
+// body.
+func (t *target) postRead(path string, body []byte) ([]byte, error) {
 	resp, err := t.client.Post("http://"+t.addrs.Admin+path, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("target %s: %w", path, err)
+		return nil, fmt.Errorf("target %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("target %s: %s: %s", path, resp.Status, bytes.TrimSpace(msg))
+	msg, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", path, err)
 	}
-	return nil
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("target %s: %s: %s", path, resp.Status, bytes.TrimSpace(msg))
+	}
+	return msg, nil
 }
 
 // hits returns every hit the target recorded since the last reset.

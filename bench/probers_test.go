@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/apiwatch/apiwatch/config"
 )
 
 // sleeper starts a child that lives until the test stops it.
@@ -66,7 +69,7 @@ func TestWaitReadyFailsWhenChildExits(t *testing.T) {
 func TestAPIWatchConfig(t *testing.T) {
 	url := func(i int) string { return fmt.Sprintf("http://127.0.0.%d:80/t/%d", i%2+1, i) }
 	sc := scenario{Endpoints: 201, Interval: 1500 * time.Millisecond, Timeout: time.Second}
-	got := string(apiwatchConfig(sc, url, nil))
+	got := string(apiwatchConfig(sc, url, nil, ""))
 
 	if !strings.HasPrefix(got, "global:\n  interval: 1500ms\n  timeout: 1000ms\ncompanies:\n") {
 		t.Errorf("config does not start with the global block and companies:\n%.200s", got)
@@ -88,9 +91,42 @@ func TestAPIWatchConfig(t *testing.T) {
 		}
 	}
 
-	empty := string(apiwatchConfig(scenario{Interval: time.Minute, Timeout: 10 * time.Second}, url, nil))
+	empty := string(apiwatchConfig(scenario{Interval: time.Minute, Timeout: 10 * time.Second}, url, nil, ""))
 	if want := "global:\n  interval: 60000ms\n  timeout: 10000ms\ncompanies: []\n"; empty != want {
 		t.Errorf("config with no endpoints = %q, want %q", empty, want)
+	}
+}
+
+// TestAPIWatchConfigAlerting loads a generated configuration with apiwatch's
+// own loader, so a change of apiwatch's configuration format shows here
+// rather than as a failed start in a long run.
+func TestAPIWatchConfigAlerting(t *testing.T) {
+	url := func(i int) string { return fmt.Sprintf("http://127.0.0.1:80/t/%d", i) }
+	sc := scenario{Endpoints: 150, Interval: 10 * time.Second, Timeout: 5 * time.Second}
+	got := apiwatchConfig(sc, url, nil, "http://127.0.0.1:9093")
+	want := "global:\n  interval: 10000ms\n  timeout: 5000ms\n  failure_threshold: 1\n" +
+		"alerting:\n  alertmanagers:\n    - url: http://127.0.0.1:9093\ncompanies:\n"
+	if !strings.HasPrefix(string(got), want) {
+		t.Errorf("config starts\n%.200s\nwant\n%s", got, want)
+	}
+
+	path := filepath.Join(t.TempDir(), "apiwatch.yml")
+	if err := os.WriteFile(path, got, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		t.Fatalf("apiwatch rejects the generated configuration: %v", err)
+	}
+	if n := len(cfg.Alerting.Alertmanagers); n != 1 {
+		t.Errorf("loaded %d Alertmanagers, want 1", n)
+	}
+	endpoints := 0
+	for _, c := range cfg.Companies {
+		endpoints += len(c.Endpoints)
+	}
+	if endpoints != 150 {
+		t.Errorf("loaded %d endpoints, want 150", endpoints)
 	}
 }
 
@@ -111,7 +147,7 @@ func TestAPIWatchConfigOverride(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := string(apiwatchConfig(sc, url, tt.override))
+			got := string(apiwatchConfig(sc, url, tt.override, ""))
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("config lacks %q:\n%s", tt.want, got)
 			}

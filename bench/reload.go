@@ -221,7 +221,8 @@ func (r *reloadRun) step(ctx context.Context, k int, at, next time.Time) (reload
 	if err := sleepUntil(ctx, at); err != nil {
 		return st, err
 	}
-	config := apiwatchConfig(r.sc, r.e.target.url, r.sc.Reload.overrideAfter(k, r.e.target.url))
+	config := apiwatchConfig(r.sc, r.e.target.url, r.sc.Reload.overrideAfter(k, r.e.target.url),
+		r.e.alertmanagerURL)
 	pid := r.rp.pid()
 	cpuStart, err := readProc(pid)
 	if err != nil {

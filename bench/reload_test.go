@@ -91,7 +91,7 @@ func TestReloadPlanOverride(t *testing.T) {
 
 func TestBuildScenariosReload(t *testing.T) {
 	got, err := buildScenarios(scenarioSpec{Kinds: []string{"reload"}, Endpoints: []int{1000}, Rate: 1000,
-		Timeout: 5 * time.Second, Window: time.Minute, ReloadEvery: 5 * time.Second})
+		Timeout: 5 * time.Second, Windows: []time.Duration{time.Minute}, ReloadEvery: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("buildScenarios: %v", err)
 	}
@@ -104,7 +104,7 @@ func TestBuildScenariosReload(t *testing.T) {
 	}
 
 	_, err = buildScenarios(scenarioSpec{Kinds: []string{"reload"}, Endpoints: []int{1000}, Rate: 1000,
-		Timeout: 5 * time.Second, Window: 10 * time.Second, ReloadEvery: 5 * time.Second})
+		Timeout: 5 * time.Second, Windows: []time.Duration{10 * time.Second}, ReloadEvery: 5 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "raise -duration") {
 		t.Errorf("buildScenarios error = %v, want one about a window too short for the reloads", err)
 	}

@@ -136,11 +136,22 @@ func (t table) writeMarkdown(w io.Writer) {
 }
 
 // costResults returns the measurements of the scenarios that measure the
-// cost of probing, and reloadResults those of the reload scenario.
+// cost of probing, reloadResults those of the reload scenario, and
+// alertResults those of the alert scenario.
 func (r *report) costResults() []measurement {
 	var out []measurement
 	for _, m := range r.Results {
-		if m.Reload == nil {
+		if m.Reload == nil && m.Alert == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (r *report) alertResults() []measurement {
+	var out []measurement
+	for _, m := range r.Results {
+		if m.Alert != nil {
 			out = append(out, m)
 		}
 	}
@@ -168,9 +179,9 @@ func repeatedName(m measurement, results []measurement) string {
 	return m.Scenario
 }
 
-// tables lays the cost results out in three tables: cost, schedule accuracy
-// seen by the target, and apiwatch's own view, preceded by a summary of
-// medians when scenarios were repeated.
+// tables lays the cost results out in four tables: cost, schedule accuracy
+// seen by the target, start-up to the first probes, and apiwatch's own
+// view, preceded by a summary of medians when scenarios were repeated.
 func (r *report) tables() []table {
 	results := r.costResults()
 	if len(results) == 0 {
@@ -188,6 +199,12 @@ func (r *report) tables() []table {
 		title: "Schedule accuracy at the target",
 		header: []string{"Scenario", "Prober", "Gaps",
 			"Deviation p50", "Deviation p99", "Deviation max", "Paths never hit"},
+	}
+	startup := table{
+		left:  2,
+		title: "Start-up to first probe, from the process start",
+		header: []string{"Scenario", "Prober", "Ready after", "First hit p50 / p99 / max",
+			"Paths first hit after one interval, from start (from ready)", "Busiest bin of first hits (mean)"},
 	}
 	self := table{
 		left:  2,
@@ -210,6 +227,7 @@ func (r *report) tables() []table {
 		sched.rows = append(sched.rows, []string{name, m.Prober, strconv.Itoa(m.Schedule.Gaps),
 			millis(m.Schedule.DevP50), millis(m.Schedule.DevP99), millis(m.Schedule.DevMax),
 			strconv.Itoa(m.Schedule.NeverHit)})
+		startup.rows = append(startup.rows, startupRow(name, m))
 		if a := m.APIWatch; a != nil {
 			lag := "none observed"
 			if a.LagP99 != nil {
@@ -222,9 +240,20 @@ func (r *report) tables() []table {
 		}
 	}
 	if repeated {
-		return []table{summary(results), cost, sched, self}
+		return []table{summary(results), cost, sched, startup, self}
 	}
-	return []table{cost, sched, self}
+	return []table{cost, sched, startup, self}
+}
+
+func startupRow(name string, m measurement) []string {
+	s := m.Startup
+	late := fmt.Sprintf("%d (%d)", s.LateFromStart, s.LateFromReady)
+	if s.NeverHit > 0 {
+		late += fmt.Sprintf(", %d never hit", s.NeverHit)
+	}
+	return []string{name, m.Prober, shortDuration(s.ReadyAfter),
+		fmt.Sprintf("%s / %s / %s", shortDuration(s.FirstP50), shortDuration(s.FirstP99), shortDuration(s.FirstMax)),
+		late, fmt.Sprintf("%d per %s (%.0f)", s.BinMax, shortDuration(s.BinWidth), s.BinMean)}
 }
 
 // summary has one row per scenario and prober with the medians over the
@@ -304,7 +333,8 @@ func mebibytes(n int64) string {
 }
 
 func (r *report) writeText(w io.Writer) {
-	for _, t := range append(r.tables(), r.reloadTables()...) {
+	tables := slices.Concat(r.tables(), r.reloadTables(), r.alertTables())
+	for _, t := range tables {
 		t.writeText(w)
 	}
 }
@@ -353,6 +383,16 @@ func (r *report) reloadMarkdown() string {
 	return b.String()
 }
 
+// alertMarkdown returns the alert results section of the benchmarks page.
+func (r *report) alertMarkdown() string {
+	var b bytes.Buffer
+	b.WriteString(r.header(false))
+	for _, t := range r.alertTables() {
+		t.writeMarkdown(&b)
+	}
+	return b.String()
+}
+
 // docSections returns the sections of the benchmarks page that this run
 // has figures for.
 func (r *report) docSections() []docSection {
@@ -362,6 +402,9 @@ func (r *report) docSections() []docSection {
 	}
 	if len(r.reloadResults()) > 0 {
 		out = append(out, docSection{begin: reloadResultsBegin, end: reloadResultsEnd, text: r.reloadMarkdown()})
+	}
+	if len(r.alertResults()) > 0 {
+		out = append(out, docSection{begin: alertResultsBegin, end: alertResultsEnd, text: r.alertMarkdown()})
 	}
 	return out
 }
@@ -374,16 +417,19 @@ func (r *report) writeJSON(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// The benchmarks page has two sections that the harness writes: the
-// results of the cost scenarios and those of the reload scenario, each
-// between a pair of markers. A run rewrites only the sections it has
-// figures for.
+// The benchmarks page has three sections that the harness writes: the
+// results of the cost scenarios, those of the reload scenario and those of
+// the alert scenario, each between a pair of markers. A run rewrites only
+// the sections it has figures for.
 const (
 	resultsBegin       = "<!-- BEGIN RESULTS: written by go run ./bench, edits here are overwritten -->"
 	resultsEnd         = "<!-- END RESULTS -->"
 	reloadResultsBegin = "<!-- BEGIN RELOAD RESULTS: written by go run ./bench -scenarios reload, " +
 		"edits here are overwritten -->"
-	reloadResultsEnd = "<!-- END RELOAD RESULTS -->"
+	reloadResultsEnd  = "<!-- END RELOAD RESULTS -->"
+	alertResultsBegin = "<!-- BEGIN ALERT RESULTS: written by go run ./bench -scenarios alert, " +
+		"edits here are overwritten -->"
+	alertResultsEnd = "<!-- END ALERT RESULTS -->"
 )
 
 // docSection is the text of one section of the benchmarks page and its

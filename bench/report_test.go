@@ -90,7 +90,9 @@ func TestReportMarkdown(t *testing.T) {
 		BaselineRSS: map[string]int64{"floor": 8192, "apiwatch": 16384},
 		Results: []measurement{
 			{Scenario: "steady-1000", Prober: "floor", Repeat: 1, Interval: time.Second, ScheduledRate: 1000, AchievedRate: 999,
-				CPUPer1k: 0.25, PeakRSS: 20480, KiBPerEndpoint: 12.288, Schedule: scheduleAccuracy{Hits: 59940, Gaps: 58940, DevP50: 400 * time.Microsecond}},
+				CPUPer1k: 0.25, PeakRSS: 20480, KiBPerEndpoint: 12.288, Schedule: scheduleAccuracy{Hits: 59940, Gaps: 58940, DevP50: 400 * time.Microsecond},
+				Startup: startupSpread{ReadyAfter: 4 * time.Millisecond, FirstP50: 500 * time.Millisecond, FirstP99: 990 * time.Millisecond,
+					FirstMax: 1002 * time.Millisecond, LateFromStart: 1, BinWidth: 100 * time.Millisecond, BinMax: 130, BinMean: 100}},
 			{Scenario: "steady-1000", Prober: "apiwatch", Repeat: 1, Interval: time.Second, ScheduledRate: 1000, AchievedRate: 1000,
 				CPUPer1k: 0.3, FloorRatio: 1.2, PeakRSS: 40960, KiBPerEndpoint: 24.576, Schedule: scheduleAccuracy{Hits: 60000},
 				PeakRSSUnscraped: 30720, KiBPerEndpointUnscraped: 14.336,
@@ -106,6 +108,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| steady-1000 | apiwatch | 1s | 1000 / 1000 (1.000) | 0.300 | 1.20 | 40.0 (30.0) | 24.58 (14.34) |",
 		"| steady-1000 | floor | 58940 | 0.4 ms |",
 		"| steady-1000 | apiwatch | 4.2 ms | 60000 | 0 | 85.0 ms | 2.00 MiB (0.12 MiB) | 26067 |",
+		"| steady-1000 | floor | 4.0 ms | 500.0 ms / 990.0 ms / 1.00 s | 1 (0) | 130 per 100.0 ms (100) |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
@@ -187,6 +190,50 @@ func TestReportReloadMarkdown(t *testing.T) {
 	}
 	if strings.Contains(md, "Peak RSS with no endpoints") || strings.Contains(md, "### Cost") {
 		t.Errorf("reload markdown has the cost section's figures:\n%s", md)
+	}
+}
+
+func TestReportAlertMarkdown(t *testing.T) {
+	ms := time.Millisecond
+	r := &report{
+		Date:    time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC),
+		Command: "go run ./bench -scenarios alert -n 10000",
+		Machine: machineInfo{CPUModel: "Test CPU", Cores: 2, MemoryMiB: 24576, Kernel: "6.1.0", GoVersion: "go1.26.8",
+			Commit: "abc1234", LoadStart: "0.50", LoadEnd: "1.25"},
+		BaselineRSS: map[string]int64{"apiwatch": 16384},
+		Results: []measurement{{
+			Scenario: "alert-10000", Prober: "apiwatch", Repeat: 1, Interval: 10 * time.Second, PeakRSS: 100 * 1024,
+			Alert: &alertResult{
+				Paths: 100, Timeout: 5 * time.Second, Bound: 16 * time.Second,
+				Firing: alertLatency{Arrived: 100,
+					Total:  durationStats{P50: 5 * time.Second, P99: 9900 * ms, Max: 10 * time.Second},
+					Probe:  durationStats{P50: 4990 * ms, P99: 9890 * ms, Max: 9990 * ms},
+					Notify: durationStats{P50: 2 * ms, P99: 8 * ms, Max: 9 * ms}},
+				Resolved:     alertLatency{Arrived: 99, Missing: 1, OverBound: 2, Total: durationStats{P50: 6 * time.Second, P99: 17 * time.Second, Max: 17 * time.Second}},
+				ActiveFiring: 100, ActiveResolved: 1,
+				Posts: 199, RejectedPosts: 1, BeforeSwitch: 0, Unexpected: 3,
+				Sent: 199, Errors: 1, Dropped: 0,
+			},
+		}},
+	}
+	sections := r.docSections()
+	if len(sections) != 1 || sections[0].begin != alertResultsBegin {
+		t.Fatalf("docSections of an alert-only run: %d sections, want the alert section alone", len(sections))
+	}
+	md := sections[0].text
+	for _, want := range []string{
+		"Measured on 2026-12-04 20:00 UTC, commit abc1234, with `go run ./bench -scenarios alert -n 10000`.",
+		"| alert-10000 | firing | 10s / 5s | 100 of 100 | 16.00 s | 5.00 s / 9.90 s / 10.00 s | 0 | " +
+			"4.99 s / 9.89 s / 9.99 s | 2.0 ms / 8.0 ms / 9.0 ms | 100 of 100 |",
+		"| alert-10000 | resolved | 10s / 5s | 99 of 100 | 16.00 s | 6.00 s / 17.00 s / 17.00 s | 2 | – | – | 1 of 100 |",
+		"| alert-10000 | 199 (1) | 0 | 3 | 199 / 1 / 0 | 100.0 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("alert markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "### Cost") {
+		t.Errorf("alert markdown has the cost tables:\n%s", md)
 	}
 }
 

@@ -23,6 +23,8 @@ type scenario struct {
 	// Reload is the plan of changes and reloads during the window of the
 	// reload scenario, and nil for the others.
 	Reload *reloadPlan `json:"reload,omitempty"`
+	// Alert is the plan of the alert scenario, and nil for the others.
+	Alert *alertPlan `json:"alert,omitempty"`
 }
 
 // warmup is the time between a prober becoming ready and the start of the
@@ -30,10 +32,15 @@ type scenario struct {
 func (sc scenario) warmup() time.Duration { return sc.Interval }
 
 // supports reports whether prober can run sc. The floor has no
-// configuration to reload, so the reload scenario runs apiwatch alone.
+// configuration to reload and sends no alerts, so the reload and alert
+// scenarios run apiwatch alone.
 func (sc scenario) supports(prober string) bool {
-	return sc.Reload == nil || prober == "apiwatch"
+	return (sc.Reload == nil && sc.Alert == nil) || prober == "apiwatch"
 }
+
+// measuresCost reports whether sc is one of the scenarios that compare the
+// cost of probing with the floor's.
+func (sc scenario) measuresCost() bool { return sc.Reload == nil && sc.Alert == nil }
 
 // scheduledRate returns the probe rate the configuration schedules, in
 // probes per second.
@@ -61,20 +68,31 @@ var scenarioKinds = map[string]func(sc scenario) scenario{
 		sc.Reload = &reloadPlan{}
 		return sc
 	},
+	// alert: apiwatch sends its alerts to a real Alertmanager, and after
+	// the warm-up a set of paths starts failing and later recovers
+	// (alert.go). buildScenarios fills in the plan.
+	"alert": func(sc scenario) scenario {
+		sc.Alert = &alertPlan{}
+		return sc
+	},
 }
 
 // scenarioSpec is the set of scenarios the flags select.
 type scenarioSpec struct {
 	Kinds     []string
 	Endpoints []int
-	// Rate sets the interval to Endpoints/Rate seconds, unless Interval is
-	// set.
-	Rate     float64
-	Interval time.Duration
-	Timeout  time.Duration
-	Window   time.Duration
+	// Rate sets the interval to Endpoints/Rate seconds, unless Intervals
+	// is set.
+	Rate float64
+	// Intervals and Windows hold either one value for every endpoint count
+	// or one per entry of Endpoints. Intervals may be empty.
+	Intervals []time.Duration
+	Timeout   time.Duration
+	Windows   []time.Duration
 	// ReloadEvery is the time between two reloads in the reload scenario.
 	ReloadEvery time.Duration
+	// AlertPaths is the number of paths that fail in the alert scenario.
+	AlertPaths int
 }
 
 // minInterval is apiwatch's shortest accepted interval.
@@ -89,8 +107,8 @@ func buildScenarios(spec scenarioSpec) ([]scenario, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown scenario %q: known ones are %s", kind, strings.Join(knownKinds(), ", "))
 		}
-		for _, n := range spec.Endpoints {
-			sc, err := baseScenario(spec, kind, n)
+		for i, n := range spec.Endpoints {
+			sc, err := baseScenario(spec, kind, i, n)
 			if err != nil {
 				return nil, err
 			}
@@ -100,17 +118,30 @@ func buildScenarios(spec scenarioSpec) ([]scenario, error) {
 					return nil, err
 				}
 			}
+			if sc.Alert != nil {
+				if sc.Alert, err = newAlertPlan(sc, spec.AlertPaths); err != nil {
+					return nil, err
+				}
+			}
 			out = append(out, sc)
 		}
 	}
 	return out, nil
 }
 
-func baseScenario(spec scenarioSpec, kind string, n int) (scenario, error) {
+// baseScenario returns the scenario of kind for the i-th endpoint count, n.
+func baseScenario(spec scenarioSpec, kind string, i, n int) (scenario, error) {
 	if n < 1 {
 		return scenario{}, fmt.Errorf("invalid endpoint count %d: must be at least 1", n)
 	}
-	interval := spec.Interval
+	interval, err := valueFor(spec.Intervals, i, len(spec.Endpoints), "-interval")
+	if err != nil {
+		return scenario{}, err
+	}
+	window, err := valueFor(spec.Windows, i, len(spec.Endpoints), "-duration")
+	if err != nil {
+		return scenario{}, err
+	}
 	if interval == 0 {
 		if spec.Rate <= 0 {
 			return scenario{}, fmt.Errorf("invalid rate %v: must be positive", spec.Rate)
@@ -121,9 +152,9 @@ func baseScenario(spec scenarioSpec, kind string, n int) (scenario, error) {
 		return scenario{}, fmt.Errorf("interval %v for %d endpoints is shorter than apiwatch's "+
 			"minimum %v: lower -rate or raise -n", interval, n, minInterval)
 	}
-	if spec.Window < 2*interval {
-		return scenario{}, fmt.Errorf("window %v is shorter than two intervals (%v), so few paths "+
-			"would show a gap between hits: raise -duration", spec.Window, 2*interval)
+	if window < 2*interval {
+		return scenario{}, fmt.Errorf("window %v for %d endpoints is shorter than two intervals (%v), so "+
+			"few paths would show a gap between hits: raise -duration", window, n, 2*interval)
 	}
 	if spec.Timeout <= 0 {
 		return scenario{}, fmt.Errorf("invalid timeout %v: must be positive", spec.Timeout)
@@ -134,8 +165,23 @@ func baseScenario(spec scenarioSpec, kind string, n int) (scenario, error) {
 		Endpoints: n,
 		Interval:  interval,
 		Timeout:   min(spec.Timeout, interval),
-		Window:    spec.Window,
+		Window:    window,
 	}, nil
+}
+
+// valueFor returns the value of a per-count flag for the i-th of counts
+// endpoint counts: its only value, or its i-th. An empty list returns 0.
+func valueFor(values []time.Duration, i, counts int, flag string) (time.Duration, error) {
+	switch len(values) {
+	case 0:
+		return 0, nil
+	case 1:
+		return values[0], nil
+	case counts:
+		return values[i], nil
+	}
+	return 0, fmt.Errorf("%s lists %d values for %d endpoint counts in -n: give one value, or one per count",
+		flag, len(values), counts)
 }
 
 func knownKinds() []string {

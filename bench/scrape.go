@@ -34,6 +34,10 @@ type figures struct {
 	// ReloadTime is apiwatch_config_last_reload_success_timestamp_seconds,
 	// in Unix seconds.
 	ReloadTime float64
+	// NotificationsSent, NotificationsErrors and NotificationsDropped are
+	// apiwatch_notifications_{sent,errors,dropped}_total summed over
+	// Alertmanagers.
+	NotificationsSent, NotificationsErrors, NotificationsDropped float64
 }
 
 // scrapeMetrics fetches url the way Prometheus does, in the text format
@@ -142,6 +146,15 @@ func parseFigures(text []byte) (figures, error) {
 	}
 	if reload, ok := families["apiwatch_config_last_reload_success_timestamp_seconds"]; ok && len(reload.GetMetric()) > 0 {
 		f.ReloadTime = reload.GetMetric()[0].GetGauge().GetValue()
+	}
+	for name, dst := range map[string]*float64{
+		"apiwatch_notifications_sent_total":    &f.NotificationsSent,
+		"apiwatch_notifications_errors_total":  &f.NotificationsErrors,
+		"apiwatch_notifications_dropped_total": &f.NotificationsDropped,
+	} {
+		for _, m := range families[name].GetMetric() {
+			*dst += m.GetCounter().GetValue()
+		}
 	}
 	return f, nil
 }

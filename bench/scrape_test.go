@@ -71,6 +71,26 @@ func TestParseFigures(t *testing.T) {
 	}
 }
 
+func TestParseFiguresNotifications(t *testing.T) {
+	const text = `# TYPE apiwatch_notifications_sent_total counter
+apiwatch_notifications_sent_total{alertmanager="http://a"} 40
+apiwatch_notifications_sent_total{alertmanager="http://b"} 2
+# TYPE apiwatch_notifications_errors_total counter
+apiwatch_notifications_errors_total{alertmanager="http://a"} 1
+# TYPE apiwatch_notifications_dropped_total counter
+apiwatch_notifications_dropped_total{alertmanager="http://a"} 3
+apiwatch_notifications_dropped_total{alertmanager="http://b"} 4
+`
+	f, err := parseFigures([]byte(text))
+	if err != nil {
+		t.Fatalf("parseFigures: %v", err)
+	}
+	if f.NotificationsSent != 42 || f.NotificationsErrors != 1 || f.NotificationsDropped != 7 {
+		t.Errorf("sent, errors, dropped = %v, %v, %v; want the sums 42, 1 and 7",
+			f.NotificationsSent, f.NotificationsErrors, f.NotificationsDropped)
+	}
+}
+
 func TestParseFiguresWithoutOwnMetrics(t *testing.T) {
 	f, err := parseFigures(nil)
 	if err != nil {

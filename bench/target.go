@@ -130,6 +130,13 @@ func parseTargetPath(p string, paths int) (int, bool) {
 	return i, true
 }
 
+// faultsApplied is the response to POST /faults: the time the target
+// switched to the new faults, in Unix nanoseconds. Every request recorded
+// after that time got the new behaviour.
+type faultsApplied struct {
+	At int64 `json:"applied_unix_nano"`
+}
+
 // adminHandler serves the harness: GET /hits dumps the hit log, POST /reset
 // clears it and POST /faults sets the failing and slow shares.
 func (s *targetServer) adminHandler() http.Handler {
@@ -154,6 +161,9 @@ func (s *targetServer) adminHandler() http.Handler {
 			return
 		}
 		s.faults.Store(&f)
+		applied := faultsApplied{At: time.Now().UnixNano()}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(applied)
 	})
 	return mux
 }

@@ -226,3 +226,26 @@ func TestTargetRejectsInvalidFaults(t *testing.T) {
 		t.Errorf("faults after rejected updates = %+v, want the original", got)
 	}
 }
+
+func TestTargetFaultsSwitchTime(t *testing.T) {
+	s := newTargetServer(10, faults{})
+	admin := httptest.NewServer(s.adminHandler())
+	defer admin.Close()
+	tg := &target{addrs: targetAddrs{Admin: strings.TrimPrefix(admin.URL, "http://")}, client: admin.Client()}
+
+	before := time.Now()
+	at, err := tg.switchFaults(faults{Fail: 0.5})
+	if err != nil {
+		t.Fatalf("switchFaults: %v", err)
+	}
+	after := time.Now()
+	if at.Before(before) || at.After(after) {
+		t.Errorf("switch time %v, want between %v and %v", at, before, after)
+	}
+	if got := *s.faults.Load(); got != (faults{Fail: 0.5}) {
+		t.Errorf("faults after the switch = %+v, want a fail share of 0.5", got)
+	}
+	if _, err := tg.switchFaults(faults{Fail: 2}); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("switchFaults with invalid faults: error %v, want the target's 400", err)
+	}
+}
