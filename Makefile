@@ -40,7 +40,8 @@ all: build
 help:
 	@echo 'Targets:'
 	@echo '  build      static binary $(BIN_DIR)/apiwatch with version information'
-	@echo '  test       test-deps, go vet and go test -race over every package'
+	@echo '  test       test-deps, go vet, go test -race over every package, and a'
+	@echo '             short benchmark run (go run ./bench -quick) that proves the harness works'
 	@echo '  test-deps  install the Debian packages the tests run, when root, and build mailpit'
 	@echo '  mailpit    build the SMTP sink $(BIN_DIR)/mailpit from tools/go.mod'
 	@echo '  alertmanager-config'
@@ -72,6 +73,7 @@ alertmanager-config: build
 test: test-deps
 	$(GO) vet ./...
 	APIWATCH_MAILPIT=$(MAILPIT) $(GO) test -race ./...
+	$(GO) run ./bench -quick
 
 test-deps: mailpit
 	@missing=''; \
