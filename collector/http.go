@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"os"
 	"strings"
 	"time"
@@ -72,7 +71,7 @@ func (p *HTTPProber) Probe(ctx context.Context, t *Target) Result {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(e.Timeout))
 	defer cancel()
 	tr := &tracer{}
-	ctx = httptrace.WithClientTrace(ctx, tr.clientTrace())
+	ctx = withTracer(ctx, tr)
 
 	transport, err := p.transport.get(&e.ProbeSettings)
 	if err != nil {
@@ -184,6 +183,10 @@ func classify(ctx context.Context, err error, stage string, timeout config.Durat
 	}
 	if cause := tlsCause(err); cause != nil {
 		return ReasonTLS, stage + ": " + cause.Error()
+	}
+	if t := tracerFrom(ctx); stage == stageHeaders && t != nil && t.certRequested.Load() {
+		return ReasonTLS, stage + ": " + errorText(err) +
+			": the server asked for a client certificate, and tls_config has none"
 	}
 	if closed {
 		return ReasonHTTP, "connection closed while " + stage

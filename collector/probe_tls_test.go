@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,7 +98,9 @@ func TestProbeTLSConfig(t *testing.T) {
 		endpoint string
 		reason   Reason
 		message  string
-		sni      string
+		// orMessage is a second message that the race of a case allows.
+		orMessage string
+		sni       string
 	}{
 		{
 			name:     "private CA untrusted",
@@ -134,16 +138,25 @@ func TestProbeTLSConfig(t *testing.T) {
 			endpoint: "url: " + localURL(mutual) + "/\ntls_config:\n  ca_file: " + caFile + "\n  cert_file: " + certFile + "\n  key_file: " + keyFile,
 		},
 		{
+			// In TLS 1.3 the server's alert races the request: when the
+			// server's reset discards it, the message names the request
+			// for a certificate instead.
 			name:     "client certificate missing",
 			endpoint: "url: " + localURL(mutual) + "/\ntls_config:\n  ca_file: " + caFile,
 			reason:   ReasonTLS, message: "waiting for the response headers: remote error: tls: certificate required",
+			orMessage: "waiting for the response headers: use of closed network connection: " +
+				"the server asked for a client certificate, and tls_config has none",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := prober.Probe(context.Background(), loadTarget(t, tt.endpoint+"\ntimeout: 5s"))
 
-			checkResult(t, res, tt.reason == ReasonNone, tt.reason, tt.message)
+			want := tt.message
+			if tt.orMessage != "" && res.Message == tt.orMessage {
+				want = tt.orMessage
+			}
+			checkResult(t, res, tt.reason == ReasonNone, tt.reason, want)
 			select {
 			case got := <-sni:
 				if got != tt.sni {
@@ -219,5 +232,54 @@ func TestProbeHTTP2(t *testing.T) {
 				t.Errorf("2 probes opened %d connections, want 2", got)
 			}
 		})
+	}
+}
+
+// TestProbeClientCertificateRequestedThenReset checks the failure when a
+// server asks for a client certificate, gets none, and resets the
+// connection instead of sending its alert, as a TLS 1.3 server's reset can
+// make the client see: the reason is still tls, and the message names the
+// missing certificate.
+func TestProbeClientCertificateRequestedThenReset(t *testing.T) {
+	ca := newTestCA(t)
+	caFile := writeTempFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverConfig := &tls.Config{
+		Certificates: []tls.Certificate{issueFor(t, ca, x509.ExtKeyUsageServerAuth, "localhost")},
+		ClientAuth:   tls.RequestClientCert,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		raw, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		conn := tls.Server(raw, serverConfig)
+		if err := conn.Handshake(); err == nil {
+			// Read the request, then reset: SO_LINGER 0 makes Close send
+			// RST instead of FIN.
+			conn.Read(make([]byte, 4096))
+		}
+		raw.(*net.TCPConn).SetLinger(0)
+		raw.Close()
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+
+	prober := NewHTTPProber(HTTPProberOptions{Resolver: startDNS(t, map[string][]string{"localhost": {"127.0.0.1"}})})
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	res := prober.Probe(context.Background(),
+		loadTarget(t, "url: https://localhost:"+port+"/\ntimeout: 5s\ntls_config:\n  ca_file: "+caFile))
+	if res.Success || res.Reason != ReasonTLS {
+		t.Errorf("Success = %v, Reason = %q, want false and %q", res.Success, res.Reason, ReasonTLS)
+	}
+	// The client's port varies; the rest of the message is exact.
+	want := regexp.MustCompile(`^waiting for the response headers: read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:` + port +
+		`: read: connection reset by peer: the server asked for a client certificate, and tls_config has none$`)
+	if !want.MatchString(res.Message) {
+		t.Errorf("Message = %q, want a match of %s", res.Message, want)
 	}
 }

@@ -1,10 +1,12 @@
 package collector
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +31,36 @@ type tracer struct {
 	dnsStart, connectStart, tlsStart time.Time
 	connReady, firstByte             time.Time
 	remote                           net.Addr
+
+	// certRequested is set when a server asked for a client certificate
+	// and the probe had none to send.
+	certRequested atomic.Bool
+}
+
+// tracerKey is the context key of the probe's tracer, which the TLS
+// handshake reaches through its context.
+type tracerKey struct{}
+
+func withTracer(ctx context.Context, t *tracer) context.Context {
+	return context.WithValue(httptrace.WithClientTrace(ctx, t.clientTrace()), tracerKey{}, t)
+}
+
+func tracerFrom(ctx context.Context) *tracer {
+	t, _ := ctx.Value(tracerKey{}).(*tracer)
+	return t
+}
+
+// noteCertificateRequest is the GetClientCertificate of a TLS
+// configuration without a client certificate. It sends none, as Go does
+// then, and notes the request in the probe's tracer. In TLS 1.3 the server
+// checks the certificate after the client has finished its handshake, so
+// its refusal arrives only with the response, and a connection reset can
+// discard it; the note still lets the failure name the cause.
+func noteCertificateRequest(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	if t := tracerFrom(cri.Context()); t != nil {
+		t.certRequested.Store(true)
+	}
+	return &tls.Certificate{}, nil
 }
 
 func (t *tracer) clientTrace() *httptrace.ClientTrace {

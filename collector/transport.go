@@ -169,33 +169,36 @@ func (c *transportCache) build(s *config.ProbeSettings) (*http.Transport, error)
 }
 
 // tlsClientConfig returns base with the settings of tc applied over it. A
-// setting tc leaves out keeps base's value.
+// setting tc leaves out keeps base's value. Without a client certificate,
+// the configuration notes a server's request for one in the probe's tracer.
 func tlsClientConfig(base *tls.Config, tc *commoncfg.TLSConfig) (*tls.Config, error) {
 	cfg := base.Clone()
-	if tc == nil {
-		return cfg, nil
+	if tc != nil {
+		own, err := commoncfg.NewTLSConfig(tc)
+		if err != nil {
+			return nil, fmt.Errorf("tls_config: %w", err)
+		}
+		if own.RootCAs != nil {
+			cfg.RootCAs = own.RootCAs
+		}
+		if own.ServerName != "" {
+			cfg.ServerName = own.ServerName
+		}
+		if own.InsecureSkipVerify {
+			cfg.InsecureSkipVerify = true
+		}
+		if own.MinVersion != 0 {
+			cfg.MinVersion = own.MinVersion
+		}
+		if own.MaxVersion != 0 {
+			cfg.MaxVersion = own.MaxVersion
+		}
+		if own.GetClientCertificate != nil {
+			cfg.Certificates, cfg.GetClientCertificate = nil, own.GetClientCertificate
+		}
 	}
-	own, err := commoncfg.NewTLSConfig(tc)
-	if err != nil {
-		return nil, fmt.Errorf("tls_config: %w", err)
-	}
-	if own.RootCAs != nil {
-		cfg.RootCAs = own.RootCAs
-	}
-	if own.ServerName != "" {
-		cfg.ServerName = own.ServerName
-	}
-	if own.InsecureSkipVerify {
-		cfg.InsecureSkipVerify = true
-	}
-	if own.MinVersion != 0 {
-		cfg.MinVersion = own.MinVersion
-	}
-	if own.MaxVersion != 0 {
-		cfg.MaxVersion = own.MaxVersion
-	}
-	if own.GetClientCertificate != nil {
-		cfg.Certificates, cfg.GetClientCertificate = nil, own.GetClientCertificate
+	if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
+		cfg.GetClientCertificate = noteCertificateRequest
 	}
 	return cfg, nil
 }
