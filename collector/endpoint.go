@@ -28,7 +28,9 @@ type Target struct {
 // endpoint is the runtime side of a configured endpoint: its target, its
 // status, its place in the schedule and its counters.
 type endpoint struct {
-	key    Key
+	key Key
+	// labels is key as the label pairs of the text exposition.
+	labels string
 	target atomic.Pointer[Target]
 
 	// running is set while a probe is in flight or waiting for a
@@ -87,7 +89,7 @@ type probeCounts struct {
 }
 
 func newEndpoint(t *Target, historySize int) *endpoint {
-	e := &endpoint{key: t.Key, heapIndex: -1, sched: scheduleFor(t.Key, t.Endpoint)}
+	e := &endpoint{key: t.Key, labels: exposedLabels(t.Key), heapIndex: -1, sched: scheduleFor(t.Key, t.Endpoint)}
 	e.target.Store(t)
 	e.history.init(historySize)
 	return e

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"io"
 	"math"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -40,16 +38,15 @@ type endpointFamily struct {
 // separate collectors.
 func (m *Manager) WriteEndpointMetrics(w io.Writer, d MetricsDetail) error {
 	eps := m.sortedEndpoints()
-	defer endpointSlices.Put(eps)
 	sw := &seriesWriter{w: bufio.NewWriterSize(w, 64<<10)}
 	for _, f := range endpointFamilies {
 		if f.enabled != nil && !f.enabled(d) {
 			continue
 		}
 		sw.header(f.name, f.help, f.kind)
-		for _, e := range *eps {
+		for _, e := range eps {
+			sw.prefix = e.labels
 			e.mu.Lock()
-			sw.labels(e.key)
 			f.write(sw, e)
 			e.mu.Unlock()
 		}
@@ -60,29 +57,13 @@ func (m *Manager) WriteEndpointMetrics(w io.Writer, d MetricsDetail) error {
 	return sw.w.Flush()
 }
 
-// endpointSlices recycles the sorted endpoint lists of scrapes.
-var endpointSlices = sync.Pool{New: func() any { return new([]*endpoint) }}
-
-// sortedEndpoints returns the endpoints sorted by key, in a pooled slice.
-func (m *Manager) sortedEndpoints() *[]*endpoint {
-	eps := endpointSlices.Get().(*[]*endpoint)
-	*eps = (*eps)[:0]
-	m.mu.RLock()
-	for _, e := range m.endpoints {
-		*eps = append(*eps, e)
-	}
-	m.mu.RUnlock()
-	slices.SortFunc(*eps, compareEndpoints)
-	return eps
-}
-
-// seriesWriter appends text exposition lines to a buffered writer. labels
-// sets the endpoint's label pairs, which every series of the endpoint
-// starts with.
+// seriesWriter appends text exposition lines to a buffered writer. prefix
+// is the label pairs of the endpoint being written, which every series of
+// the endpoint starts with.
 type seriesWriter struct {
 	w      *bufio.Writer
 	err    error
-	prefix []byte // company="...",endpoint="..."
+	prefix string // company="...",endpoint="...", escaped
 	line   []byte // the line being built, reused
 }
 
@@ -90,12 +71,14 @@ func (sw *seriesWriter) header(name, help, kind string) {
 	sw.str("# HELP " + name + " " + help + "\n# TYPE " + name + " " + kind + "\n")
 }
 
-func (sw *seriesWriter) labels(k Key) {
-	sw.prefix = append(sw.prefix[:0], `company="`...)
-	sw.prefix = appendLabelValue(sw.prefix, k.Company)
-	sw.prefix = append(sw.prefix, `",endpoint="`...)
-	sw.prefix = appendLabelValue(sw.prefix, k.Endpoint)
-	sw.prefix = append(sw.prefix, '"')
+// exposedLabels returns the label pairs of k as the text format writes
+// them, escaped.
+func exposedLabels(k Key) string {
+	b := append([]byte(nil), `company="`...)
+	b = appendLabelValue(b, k.Company)
+	b = append(b, `",endpoint="`...)
+	b = appendLabelValue(b, k.Endpoint)
+	return string(append(b, '"'))
 }
 
 func (sw *seriesWriter) str(s string) {
@@ -134,9 +117,13 @@ func (sw *seriesWriter) timestamp(name string, t time.Time) {
 }
 
 // appendValue formats v as the text format does: Go's shortest float
-// representation, with +Inf, -Inf and NaN spelled out.
+// representation, with +Inf, -Inf and NaN spelled out. Whole numbers, which
+// most values are (counters, codes, 0 and 1), are written as integers,
+// which is faster and reads the same to a parser.
 func appendValue(b []byte, v float64) []byte {
 	switch {
+	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
+		return strconv.AppendInt(b, int64(v), 10)
 	case math.IsInf(v, +1):
 		return append(b, "+Inf"...)
 	case math.IsInf(v, -1):

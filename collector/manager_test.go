@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -551,5 +552,58 @@ func TestManagerRunTwice(t *testing.T) {
 	}
 	if err := m.Run(ctx); err == nil || !strings.Contains(err.Error(), "more than once") {
 		t.Errorf("second Run error = %v, want a called more than once error", err)
+	}
+}
+
+// TestStatusesFollowReloads checks that Statuses, which serves from a sorted
+// list it keeps between calls, sees every endpoint a reload adds or removes,
+// and that a company filter matches the whole name only.
+func TestStatusesFollowReloads(t *testing.T) {
+	m, _ := newTestManager(t, Options{Prober: newFakeProber(nil)})
+	company := func(name string, endpoints ...string) *config.Company {
+		c := &config.Company{Name: name}
+		for _, e := range endpoints {
+			c.Endpoints = append(c.Endpoints, intervalEndpoint(e, time.Minute, 1, 1))
+		}
+		return c
+	}
+	keys := func(company string) []string {
+		var out []string
+		for _, s := range m.Statuses(company) {
+			out = append(out, s.Company+"/"+s.Endpoint)
+		}
+		return out
+	}
+	steps := []struct {
+		name      string
+		companies []*config.Company
+		all, acme []string
+	}{
+		{
+			name:      "first load",
+			companies: []*config.Company{company("acme-eu", "orders"), company("acme", "b", "a"), company("ac", "x")},
+			all:       []string{"ac/x", "acme/a", "acme/b", "acme-eu/orders"},
+			acme:      []string{"acme/a", "acme/b"},
+		},
+		{
+			name:      "endpoint added",
+			companies: []*config.Company{company("acme-eu", "orders"), company("acme", "b", "a", "c"), company("ac", "x")},
+			all:       []string{"ac/x", "acme/a", "acme/b", "acme/c", "acme-eu/orders"},
+			acme:      []string{"acme/a", "acme/b", "acme/c"},
+		},
+		{
+			name:      "company removed",
+			companies: []*config.Company{company("acme-eu", "orders"), company("ac", "x")},
+			all:       []string{"ac/x", "acme-eu/orders"},
+		},
+	}
+	for _, s := range steps {
+		m.ApplyConfig(&config.Config{Companies: s.companies})
+		if got := keys(""); !slices.Equal(got, s.all) {
+			t.Errorf("%s: Statuses(\"\") = %v, want %v", s.name, got, s.all)
+		}
+		if got := keys("acme"); !slices.Equal(got, s.acme) {
+			t.Errorf("%s: Statuses(\"acme\") = %v, want %v", s.name, got, s.acme)
+		}
 	}
 }
