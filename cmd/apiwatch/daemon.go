@@ -162,6 +162,11 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	if err := apply(cfg); err != nil {
 		return err
 	}
+	// Probing starts at once, before the load cache and the HTTP server are
+	// set up: the first slots are counted from the apply, and the slots that
+	// pass before Run starts are all probed when it does, in a burst.
+	runDone := make(chan error, 1)
+	go func() { runDone <- mgr.Run(ctx) }()
 	loadCache.Update(cfg)
 	logger.Info("Starting apiwatch", "version", version.Info(), "build_context", version.BuildContext(),
 		"config_file", f.configFile, "companies", len(cfg.Companies), "endpoints", countEndpoints(cfg))
@@ -185,8 +190,6 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- toolkitweb.ListenAndServe(server, f.web, logger) }()
 
-	runDone := make(chan error, 1)
-	go func() { runDone <- mgr.Run(ctx) }()
 	notifierDone := make(chan struct{})
 	go func() {
 		defer close(notifierDone)
