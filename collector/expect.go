@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -343,7 +344,8 @@ func isSensitiveName(name string) bool {
 // endpointSecrets returns the credentials the endpoint sends that a server
 // could echo: the URL's password and the query values config.RedactURL
 // hides, the values of headers with sensitive names, the bearer token and
-// the basic auth password.
+// the basic auth password. A password also counts as the base64 of
+// user:password, the form the Authorization header carries.
 func endpointSecrets(e *config.Endpoint) []string {
 	var out []string
 	add := func(s string) {
@@ -351,9 +353,15 @@ func endpointSecrets(e *config.Endpoint) []string {
 			out = append(out, s)
 		}
 	}
+	addBasic := func(user, password string) {
+		add(password)
+		if password != "" {
+			add(base64.StdEncoding.EncodeToString([]byte(user + ":" + password)))
+		}
+	}
 	if u := e.URL.URL; u != nil {
 		if p, ok := u.User.Password(); ok {
-			add(p)
+			addBasic(u.User.Username(), p)
 		}
 		for _, v := range redactedQueryValues(u.RawQuery) {
 			add(v)
@@ -366,7 +374,7 @@ func endpointSecrets(e *config.Endpoint) []string {
 	}
 	add(e.BearerToken.Value())
 	if e.BasicAuth != nil {
-		add(e.BasicAuth.Password.Value())
+		addBasic(e.BasicAuth.Username, e.BasicAuth.Password.Value())
 	}
 	return out
 }

@@ -503,6 +503,22 @@ func TestJudgeRedactsEchoedSecrets(t *testing.T) {
 			message: `body does not contain "OK" (body begins "monitor/xxxxx denied")`,
 		},
 		{
+			name:    "basic auth header echoed",
+			url:     "http://127.0.0.1:1/headers",
+			extra:   "basic_auth:\n  username: monitor\n  password: S3cr3t-PW-1",
+			expect:  "body_not_contains: Authorization",
+			body:    `{"Authorization": "Basic bW9uaXRvcjpTM2NyM3QtUFctMQ=="}`,
+			// The quote ends 32 bytes after the match, inside the secret.
+			message: `body contains "Authorization" at byte offset 2: "{\"Authorization\": \"Basic xxxxx..."`,
+		},
+		{
+			name:    "URL credentials echoed as a header",
+			url:     "http://user:pw-in-url@127.0.0.1:1/headers",
+			expect:  "body_not_contains: Basic",
+			body:    `Authorization: Basic dXNlcjpwdy1pbi11cmw=`,
+			message: `body contains "Basic" at byte offset 15: "Authorization: Basic xxxxx"`,
+		},
+		{
 			name:   "secrets straddling both cuts",
 			url:    "http://127.0.0.1:1/health?token=k-secret-1",
 			expect: "body_not_contains: ERROR",
