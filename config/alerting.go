@@ -110,8 +110,8 @@ type SlackContact struct {
 // that starts at the times of the cron Schedule, in TimeZone, and lasts
 // Duration.
 type Maintenance struct {
-	Start    Timestamp `yaml:"start,omitzero"`
-	End      Timestamp `yaml:"end,omitzero"`
+	Start    Timestamp `yaml:"start,omitempty"`
+	End      Timestamp `yaml:"end,omitempty"`
 	Schedule string    `yaml:"schedule,omitempty"`
 	Duration Duration  `yaml:"duration,omitempty"`
 	TimeZone string    `yaml:"time_zone,omitempty"`

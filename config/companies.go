@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 
@@ -79,6 +80,7 @@ func (r *Reloader) GetCompany(name string) (doc []byte, file string, err error) 
 		return nil, "", err
 	}
 	dropSecretsReadFromFiles(&n)
+	dropHTTPDefaults(c, &n)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -89,6 +91,53 @@ func (r *Reloader) GetCompany(name string) (doc []byte, file string, err error) 
 		return nil, "", err
 	}
 	return buf.Bytes(), c.File, nil
+}
+
+// dropHTTPDefaults removes, from the encoded company n, the settings that
+// only HTTP endpoints accept from its tcp:// and grpc:// endpoints, where
+// they hold defaults, so that the document can be sent back with PUT.
+func dropHTTPDefaults(c *Company, n *yaml.Node) {
+	endpoints := mappingValue(n, "endpoints")
+	if endpoints == nil || len(endpoints.Content) != len(c.Endpoints) {
+		return
+	}
+	for i, e := range c.Endpoints {
+		if e.Kind() == KindHTTP {
+			continue
+		}
+		en := endpoints.Content[i]
+		dropKeys(en, httpOnlyKeys)
+		if x := mappingValue(en, "expect"); x != nil {
+			dropKeys(x, httpOnlyExpectKeys)
+			if len(x.Content) == 0 {
+				dropKeys(en, []string{"expect"})
+			}
+		}
+	}
+}
+
+// mappingValue returns the value of key in the mapping n, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// dropKeys removes keys and their values from the mapping n.
+func dropKeys(n *yaml.Node, keys []string) {
+	remaining := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !slices.Contains(keys, n.Content[i].Value) {
+			remaining = append(remaining, n.Content[i], n.Content[i+1])
+		}
+	}
+	n.Content = remaining
 }
 
 // dropSecretsReadFromFiles removes every key K from the mappings under n

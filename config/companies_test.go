@@ -540,3 +540,71 @@ func TestNewReloaderRemovesStaleTempFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestGetCompanyWithMaintenance checks that GetCompany renders maintenance
+// windows, fixed and recurring, at company and endpoint level.
+func TestGetCompanyWithMaintenance(t *testing.T) {
+	f := newAdminFixture(t, map[string]string{
+		"apiwatch.yml": mainWithConfD,
+		"conf.d/acme.yml": `companies:
+  - name: acme
+    maintenance:
+      - schedule: "0 2 * * SUN"
+        duration: 2h
+        time_zone: Europe/Berlin
+    endpoints:
+      - name: api
+        url: https://api.acme.example/health
+        maintenance:
+          - start: 2026-01-01T00:00:00Z
+            end: 2026-01-01T04:00:00Z
+            comment: database upgrade
+`,
+	})
+	doc, _, err := f.r.GetCompany("acme")
+	if err != nil {
+		t.Fatalf("GetCompany: %v", err)
+	}
+	for _, want := range []string{
+		"maintenance:\n  - schedule: 0 2 * * SUN\n    duration: 2h\n    time_zone: Europe/Berlin\n",
+		"    maintenance:\n      - start: \"2026-01-01T00:00:00Z\"\n        end: \"2026-01-01T04:00:00Z\"\n        comment: database upgrade\n",
+	} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("GET document lacks %q:\n%s", want, doc)
+		}
+	}
+}
+
+// TestGetCompanyRoundTripOtherKinds checks that the GET document of tcp://
+// and grpc:// endpoints leaves out the HTTP settings, so that PUT takes it
+// back as it is.
+func TestGetCompanyRoundTripOtherKinds(t *testing.T) {
+	f := newAdminFixture(t, map[string]string{
+		"apiwatch.yml": mainWithConfD,
+		"conf.d/acme.yml": `companies:
+  - name: acme
+    endpoints:
+      - name: db
+        url: tcp://db.acme.example:5432
+      - name: rpc
+        url: grpc://rpc.acme.example:9000
+        expect:
+          max_duration: 2s
+`,
+	})
+	doc, _, err := f.r.GetCompany("acme")
+	if err != nil {
+		t.Fatalf("GetCompany: %v", err)
+	}
+	for _, key := range []string{"follow_redirects", "max_redirects", "status", "proxy_from_environment", "enable_http2", "method"} {
+		if strings.Contains(string(doc), key+":") {
+			t.Errorf("GET document has %s:\n%s", key, doc)
+		}
+	}
+	if !strings.Contains(string(doc), "expect:\n      max_duration: 2s\n") {
+		t.Errorf("GET document lost max_duration:\n%s", doc)
+	}
+	if _, err := f.r.PutCompany("acme", doc); err != nil {
+		t.Fatalf("PutCompany of the GET document: %v\n%s", err, doc)
+	}
+}

@@ -105,6 +105,16 @@ func (l *loader) readSecret(it item, path []any, file, name string) (Secret, boo
 	return NewSecret(v), true
 }
 
+// httpOnlyKeys and httpOnlyExpectKeys are the endpoint settings and the
+// expectations that only http:// and https:// endpoints accept.
+var (
+	httpOnlyKeys = []string{"method", "body", "body_file", "follow_redirects", "max_redirects", "headers",
+		"basic_auth", "bearer_token", "bearer_token_file", "proxy_url", "no_proxy", "proxy_from_environment",
+		"enable_http2"}
+	httpOnlyExpectKeys = []string{"status", "fail_if_body_too_large", "body_contains", "body_not_contains",
+		"body_regex", "body_not_regex", "json", "headers"}
+)
+
 // validateProbe checks the settings that depend on the endpoint's kind:
 // the request of an HTTP endpoint, the TCP and gRPC blocks, and the
 // expectations, and that retries fit between two probes.
@@ -116,9 +126,7 @@ func (l *loader) validateProbe(e *Endpoint, c *Company, cfg *Config, it item, pe
 		l.errorf(it, []any{key}, "applies only to %s endpoints", kinds)
 	}
 	if kind != KindHTTP {
-		for _, key := range []string{"method", "body", "body_file", "follow_redirects", "max_redirects", "headers",
-			"basic_auth", "bearer_token", "bearer_token_file", "proxy_url", "no_proxy", "proxy_from_environment",
-			"enable_http2"} {
+		for _, key := range httpOnlyKeys {
 			if set(key) {
 				onlyFor(key, "http and https")
 			}
@@ -184,8 +192,7 @@ func (l *loader) validateExpect(e *Endpoint, cfg *Config, c *Company, it item, k
 	node := nodeAt(it.node, []any{"expect"})
 	set := func(key string) bool { return isSet(node, key) }
 	if kind != KindHTTP {
-		for _, key := range []string{"status", "fail_if_body_too_large", "body_contains", "body_not_contains",
-			"body_regex", "body_not_regex", "json", "headers"} {
+		for _, key := range httpOnlyExpectKeys {
 			if set(key) {
 				l.errorf(it, at(key), "applies only to http and https endpoints")
 			}
