@@ -23,6 +23,10 @@ const (
 	// MinInterval is the shortest interval accepted. It keeps a unit typo
 	// such as 30ms from hammering a target.
 	MinInterval = Duration(time.Second)
+
+	// MaxTLSCertMinDays bounds tls_cert_min_days, well inside what a
+	// time.Duration holds.
+	MaxTLSCertMinDays = 36500
 )
 
 // Config is the whole configuration after includes are merged.

@@ -177,6 +177,8 @@ var invalidConfigs = []struct {
 		"testdata/invalid/negative-numbers.yml:9:28: company \"acme\": endpoint \"api\": success_threshold: must be at least 1, got 0",
 		"testdata/invalid/negative-numbers.yml:10:24: company \"acme\": endpoint \"api\": max_redirects: must be at least 1, got 0. To stop following redirects, set follow_redirects: false",
 		"testdata/invalid/negative-numbers.yml:11:26: company \"acme\": endpoint \"api\": body_size_limit: invalid size \"0\": must be between 1 byte and 8EiB",
+		"testdata/invalid/negative-numbers.yml:15:30: company \"acme\": endpoint \"certs\": expect.tls_cert_min_days: must be at most 36500 (100 years), got 106752",
+		"testdata/invalid/negative-numbers.yml:19:22: company \"acme\": endpoint \"retry\": retry_delay: must be positive, got 0s",
 	}},
 	{"not-a-mapping", []string{
 		"testdata/invalid/not-a-mapping.yml:1:1: expected a mapping, got a list",

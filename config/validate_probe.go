@@ -71,8 +71,10 @@ func (l *loader) validateProbeSettings(it item, owner any, path []any, s *ProbeS
 	if ok("retries") && s.Retries != nil && (*s.Retries < 0 || *s.Retries > MaxRetries) {
 		l.errorf(it, at("retries"), "must be from 0 to %d, got %d", MaxRetries, *s.Retries)
 	}
-	if ok("retry_delay") && s.RetryDelay < 0 {
-		l.errorf(it, at("retry_delay"), "must not be negative")
+	// The defaults fill in a retry_delay of 0, so the node tells whether
+	// it was written.
+	if ok("retry_delay") && (s.RetryDelay < 0 || s.RetryDelay == 0 && isSet(nodeAt(it.node, path), "retry_delay")) {
+		l.errorf(it, at("retry_delay"), "must be positive, got %s", s.RetryDelay)
 	}
 }
 
@@ -216,6 +218,8 @@ func (l *loader) validateExpect(e *Endpoint, cfg *Config, c *Company, it item, k
 		switch {
 		case x.TLSCertMinDays < 1:
 			l.errorf(it, at("tls_cert_min_days"), "must be at least 1, got %d", x.TLSCertMinDays)
+		case x.TLSCertMinDays > MaxTLSCertMinDays:
+			l.errorf(it, at("tls_cert_min_days"), "must be at most %d (100 years), got %d", MaxTLSCertMinDays, x.TLSCertMinDays)
 		case !usesTLS(e):
 			l.errorf(it, at("tls_cert_min_days"), "applies only to endpoints that use TLS: https://, grpcs://, or tcp:// with tcp.tls")
 		}
