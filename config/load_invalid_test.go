@@ -20,6 +20,7 @@ var invalidConfigs = []struct {
 		"testdata/invalid/alerting-alertmanager-url.yml:6:7: alerting.alertmanagers[3].url: missing url: give the Alertmanager's base URL, such as http://127.0.0.1:9093",
 		"testdata/invalid/alerting-alertmanager-url.yml:7:12: alerting.alertmanagers[4].url: missing scheme: give the Alertmanager's base URL, such as http://127.0.0.1:9093",
 		"testdata/invalid/alerting-alertmanager-url.yml:8:6: alerting.alertmanagers[5]: empty alertmanager entry",
+		"testdata/invalid/alerting-alertmanager-url.yml:9:12: alerting.alertmanagers[6].url: invalid port: use a number from 1 to 65535",
 	}},
 	{"alerting-basic-auth-unknown-key", []string{
 		"testdata/invalid/alerting-basic-auth-unknown-key.yml:6:9: alerting.alertmanagers[0].basic_auth: unknown field \"pasword\", did you mean \"password\"?",
@@ -76,6 +77,8 @@ var invalidConfigs = []struct {
 		"testdata/invalid/contacts-webhook-slack.yml:8:16: company \"acme\": contacts.webhook[2].url: invalid webhook URL: use an absolute URL such as https://api.example.com/health",
 		"testdata/invalid/contacts-webhook-slack.yml:10:11: company \"acme\": contacts.slack[0]: set exactly one of api_url and api_url_file",
 		"testdata/invalid/contacts-webhook-slack.yml:13:11: company \"acme\": contacts.slack[1].channel: missing channel, such as \"#oncall\"",
+		"testdata/invalid/contacts-webhook-slack.yml:15:20: company \"acme\": contacts.slack[2].api_url: invalid Slack webhook URL: use https://hooks.slack.com/services/...",
+		"testdata/invalid/contacts-webhook-slack.yml:17:20: company \"acme\": contacts.slack[3].api_url: invalid Slack webhook URL: use https://hooks.slack.com/services/...",
 	}},
 	{"duplicate-company-include", []string{
 		"testdata/invalid/duplicate-company-include.d/acme.yml:6:11: company \"acme\": name: duplicate company name, first defined at testdata/invalid/duplicate-company-include.yml:3:11",

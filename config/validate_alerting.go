@@ -88,6 +88,8 @@ func (l *loader) validateAlertmanager(cfg *Config, am *AlertmanagerConfig, it it
 		l.errorf(it, at("url"), "unsupported scheme %q: use http or https", u.Scheme)
 	case u.Host == "":
 		l.errorf(it, at("url"), "missing host: %s", alertmanagerURLExample)
+	case !validPort(u):
+		l.errorf(it, at("url"), "invalid port: use a number from 1 to 65535")
 	}
 	if am.Timeout < 0 || (am.Timeout == 0 && isSet(nodeAt(it.node, path), "timeout")) {
 		l.errorf(it, at("timeout"), "must be longer than 0s")
@@ -144,7 +146,7 @@ func (l *loader) validateContacts(c *Company, it item) {
 		path := []any{"contacts", "webhook", i}
 		if v, ok := l.secretOrFile(c, it, path, "url", w.URL, w.URLFile); ok {
 			w.URL = v
-			if u, err := url.Parse(v.Value()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if !isHTTPURL(v.Value()) {
 				key := "url"
 				if w.URLFile != "" {
 					key = "url_file"
@@ -162,6 +164,13 @@ func (l *loader) validateContacts(c *Company, it item) {
 		if s.APIURLFile != "" || !s.APIURL.IsZero() {
 			if v, ok := l.secretOrFile(c, it, path, "api_url", s.APIURL, s.APIURLFile); ok {
 				s.APIURL = v
+				if !isHTTPURL(v.Value()) {
+					key := "api_url"
+					if s.APIURLFile != "" {
+						key = "api_url_file"
+					}
+					l.errorf(it, append(slices.Clone(path), key), "invalid Slack webhook URL: use https://hooks.slack.com/services/...")
+				}
 			}
 		}
 	}
@@ -170,6 +179,13 @@ func (l *loader) validateContacts(c *Company, it item) {
 			l.errorf(it, []any{"contacts", "sms", i}, "invalid phone number %q: use E.164 form, such as +15551234567", phone)
 		}
 	}
+}
+
+// isHTTPURL reports whether s is an http:// or https:// URL with a host
+// and a valid port, if it names one.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" && validPort(u)
 }
 
 // secretOrFile returns the secret named key, or read from key_file, and

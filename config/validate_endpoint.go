@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -137,9 +138,16 @@ func (l *loader) validateURL(e *Endpoint, it item) {
 		l.errorf(it, at, "a %s:// URL has no path, query or fragment: use %s://host:port", u.Scheme, u.Scheme)
 	case e.Kind() != KindHTTP && u.User != nil:
 		l.errorf(it, at, "a %s:// URL has no user or password: credentials there would never be sent", u.Scheme)
-	case u.Port() != "":
-		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
-			l.errorf(it, at, "invalid port: use a number from 1 to 65535")
-		}
+	case !validPort(u):
+		l.errorf(it, at, "invalid port: use a number from 1 to 65535")
 	}
+}
+
+// validPort reports whether u names no port, or one from 1 to 65535.
+func validPort(u *url.URL) bool {
+	if u.Port() == "" {
+		return true
+	}
+	p, err := strconv.Atoi(u.Port())
+	return err == nil && p >= 1 && p <= 65535
 }
