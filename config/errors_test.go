@@ -52,8 +52,8 @@ func TestErrorsAs(t *testing.T) {
 	if !errors.As(wrapped, &errs) {
 		t.Fatalf("errors.As(%T, *Errors) = false", wrapped)
 	}
-	if len(errs) != 3 {
-		t.Errorf("len(Errors) = %d, want 3", len(errs))
+	if len(errs) != 4 {
+		t.Errorf("len(Errors) = %d, want 4", len(errs))
 	}
 	var first *Error
 	if !errors.As(wrapped, &first) {

@@ -26,6 +26,9 @@ func (d *Duration) decodeNode(n *yaml.Node) []nodeError {
 		return errorAt(n, fmt.Sprintf("invalid duration %q: add a unit, for example %ss", n.Value, n.Value))
 	}
 	v, err := model.ParseDuration(n.Value)
+	if err != nil && err.Error() == "duration out of range" {
+		return errorAt(n, fmt.Sprintf("invalid duration %q: too long, the longest is about 292y", n.Value))
+	}
 	if err != nil {
 		return errorAt(n, fmt.Sprintf(
 			"invalid duration %q: use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
@@ -66,7 +69,7 @@ func (b *ByteSize) decodeNode(n *yaml.Node) []nodeError {
 		return errorAt(n, fmt.Sprintf("invalid size %q: use a number of bytes or a unit such as KiB or MiB", n.Value))
 	case v < 1:
 		// units converts through float64, so an overflow also ends here.
-		return errorAt(n, fmt.Sprintf("invalid size %q: must be between 1 byte and 8EiB", n.Value))
+		return errorAt(n, fmt.Sprintf("invalid size %q: must be at least 1 byte and less than 8EiB", n.Value))
 	}
 	*b = ByteSize(v)
 	return nil
