@@ -88,3 +88,12 @@ func (n *Notifier) ApplyConfig(cfg *config.Config) error {
 	n.SetPolicies(PoliciesFromConfig(cfg))
 	return nil
 }
+
+// InMaintenance reports whether a maintenance window of endpoint e or of
+// its company c is active at t, so that no new alert of e fires then.
+func InMaintenance(c *config.Company, e *config.Endpoint, t time.Time) bool {
+	if len(c.Maintenance) == 0 && len(e.Maintenance) == 0 {
+		return false
+	}
+	return inMaintenance(windowsFromConfig(c.Maintenance), t) || inMaintenance(windowsFromConfig(e.Maintenance), t)
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/apiwatch/apiwatch/alerting"
 	"github.com/apiwatch/apiwatch/collector"
 )
 
@@ -19,6 +20,9 @@ type endpointView struct {
 	Chart *chartView
 	// Checks are the recent checks, newest first.
 	Checks []collector.Check
+	// InMaintenance is set while a maintenance window holds back the
+	// endpoint's alerts.
+	InMaintenance bool
 }
 
 // notFoundView is the data of the page for an unknown endpoint.
@@ -40,13 +44,15 @@ func (h *Handler) endpointPage(w http.ResponseWriter, r *http.Request) {
 	}
 	chart := buildChart(checks)
 	slices.Reverse(checks)
+	now := time.Now()
 	h.render(w, http.StatusOK, "endpoint.html", endpointView{
-		Now:      time.Now(),
-		Refresh:  refreshSeconds,
-		S:        s,
-		URL:      s.Target.Endpoint.URL.String(),
-		Settings: describeSettings(s.Target.Company, s.Target.Endpoint),
-		Chart:    chart,
-		Checks:   checks,
+		InMaintenance: alerting.InMaintenance(s.Target.Company, s.Target.Endpoint, now),
+		Now:           now,
+		Refresh:       refreshSeconds,
+		S:             s,
+		URL:           s.Target.Endpoint.URL.String(),
+		Settings:      describeSettings(s.Target.Company, s.Target.Endpoint),
+		Chart:         chart,
+		Checks:        checks,
 	})
 }

@@ -182,6 +182,7 @@ func TestEndpointPageNeverProbed(t *testing.T) {
 			"URL":          "https://www.globex.example/",
 			"Last check":   "never",
 			"Last failure": "never",
+			"Maintenance":  "A maintenance window is active: the endpoint is probed, and no new alert fires until the window ends.",
 			"Uptime":       "no probe since apiwatch started or a reload added this endpoint",
 		}
 		if diff := cmp.Diff(want, facts(t, doc)); diff != "" {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apiwatch/apiwatch/alerting"
 	"github.com/apiwatch/apiwatch/collector"
 )
 
@@ -81,10 +82,14 @@ type endpointRow struct {
 	LastDuration                  time.Duration
 	Probes, SuccessfulProbes      uint64
 	Problem                       problem
+	// InMaintenance is set while a maintenance window holds back the
+	// endpoint's alerts.
+	InMaintenance bool
 }
 
-func newRow(s *collector.EndpointStatus) endpointRow {
+func newRow(s *collector.EndpointStatus, now time.Time) endpointRow {
 	return endpointRow{
+		InMaintenance:    alerting.InMaintenance(s.Target.Company, s.Target.Endpoint, now),
 		Company:          s.Company,
 		Endpoint:         s.Endpoint,
 		State:            s.State,
@@ -151,7 +156,7 @@ func buildStatusView(statuses []collector.EndpointStatus, filter string, page in
 		c := &v.Companies[i]
 		c.Rows = make([]endpointRow, len(c.statuses))
 		for j := range c.statuses {
-			c.Rows[j] = newRow(&c.statuses[j])
+			c.Rows[j] = newRow(&c.statuses[j], now)
 		}
 	}
 	return v, nil

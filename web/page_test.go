@@ -24,7 +24,7 @@ var firstRoundRows = map[string][]string{
 		"2000-01-01 00:01:01 UTC just now", "status: status 503, expected 2xx"},
 	"acme/slow": {"slow", "degraded changed just now", "2000-01-01 00:01:01 UTC just now", "1.2s", "100% 1 of 1",
 		"never", "slow: " + slowMessage},
-	"globex/web": {"web", "unknown", "never", "none", "none", "never", ""},
+	"globex/web": {"web", "unknown in maintenance, alerts held", "never", "none", "none", "never", ""},
 }
 
 // Rows at 00:03:05, after three rounds of probes: acme/db failed, succeeded
@@ -36,7 +36,7 @@ var thirdRoundRows = map[string][]string{
 		"2000-01-01 00:03:01 UTC 3 seconds ago", "status: status 503, expected 2xx"},
 	"acme/slow": {"slow", "up changed 4 seconds ago", "2000-01-01 00:03:00 UTC 4 seconds ago", "250ms", "100% 3 of 3",
 		"never", ""},
-	"globex/web": {"web", "unknown", "never", "none", "none", "never", ""},
+	"globex/web": {"web", "unknown in maintenance, alerts held", "never", "none", "none", "never", ""},
 }
 
 func TestStatusPage(t *testing.T) {
@@ -160,6 +160,7 @@ type apiEndpoint struct {
 	Company          string     `json:"company"`
 	Endpoint         string     `json:"endpoint"`
 	State            string     `json:"state"`
+	InMaintenance    bool       `json:"in_maintenance"`
 	Since            *time.Time `json:"since"`
 	LastCheck        *time.Time `json:"last_check"`
 	LastFailure      *time.Time `json:"last_failure"`
@@ -220,7 +221,7 @@ func compareWithAPI(t *testing.T, s *server, filter string) {
 		if href := linkOf(c[0]); href != "endpoints/"+name {
 			t.Errorf("%s: link %q, want endpoints/%s", name, href, name)
 		}
-		checkStateCell(t, name, c[1], e.State)
+		checkStateCell(t, name, c[1], e.State, e.InMaintenance)
 		checkTimeCell(t, name+" last check", c[2], e.LastCheck)
 		checkTimeCell(t, name+" last failure", c[5], e.LastFailure)
 		if e.LastCheck == nil {
@@ -261,8 +262,9 @@ func linkOf(n *html.Node) string {
 }
 
 // checkStateCell checks that a state cell shows the state in its class,
-// in an icon labelled with the state, and in words.
-func checkStateCell(t *testing.T, name string, cell *html.Node, state string) {
+// in an icon labelled with the state, and in words, followed by a note
+// when a maintenance window is active.
+func checkStateCell(t *testing.T, name string, cell *html.Node, state string, inMaintenance bool) {
 	t.Helper()
 	if class, _ := attr(cell, "class"); class != "state state-"+state {
 		t.Errorf("%s: state cell class %q, want %q", name, class, "state state-"+state)
@@ -277,8 +279,12 @@ func checkStateCell(t *testing.T, name string, cell *html.Node, state string) {
 	if role, _ := attr(icons[0], "role"); role != "img" {
 		t.Errorf("%s: icon role %q, want img", name, role)
 	}
-	if got := text(cell); got != state && !strings.HasPrefix(got, state+" changed ") {
-		t.Errorf("%s: state cell reads %q, want the word %q first", name, got, state)
+	words := state
+	if inMaintenance {
+		words += " in maintenance, alerts held"
+	}
+	if got := text(cell); got != words && !strings.HasPrefix(got, words+" changed ") {
+		t.Errorf("%s: state cell reads %q, want %q first", name, got, words)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/apiwatch/apiwatch/alerting"
 	"github.com/apiwatch/apiwatch/collector"
 )
 
@@ -109,15 +110,19 @@ type endpointJSON struct {
 	DegradedMessage      string            `json:"degraded_message"`
 	ConsecutiveFailures  int               `json:"consecutive_failures"`
 	ConsecutiveSuccesses int               `json:"consecutive_successes"`
+	// InMaintenance is set while a maintenance window of the endpoint or
+	// its company is active: the endpoint is probed, but fires no alert.
+	InMaintenance bool `json:"in_maintenance"`
 	// Probes and SuccessfulProbes count since apiwatch started or a reload
 	// added the endpoint. Their ratio is the uptime on the status page.
 	Probes           uint64 `json:"probes"`
 	SuccessfulProbes uint64 `json:"successful_probes"`
 }
 
-func toJSON(s collector.EndpointStatus) endpointJSON {
+func toJSON(s collector.EndpointStatus, now time.Time) endpointJSON {
 	e := s.Target.Endpoint
 	return endpointJSON{
+		InMaintenance:        alerting.InMaintenance(s.Target.Company, e, now),
 		Company:              s.Company,
 		Endpoint:             s.Endpoint,
 		URL:                  e.URL.String(),
@@ -155,8 +160,9 @@ func (h *Handler) apiStatus(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Endpoints []endpointJSON `json:"endpoints"`
 	}{Endpoints: make([]endpointJSON, len(statuses))}
+	now := time.Now()
 	for i, s := range statuses {
-		out.Endpoints[i] = toJSON(s)
+		out.Endpoints[i] = toJSON(s, now)
 	}
 	h.writeJSON(w, out)
 }
@@ -184,7 +190,7 @@ func (h *Handler) apiEndpoint(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		endpointJSON
 		Checks []checkJSON `json:"checks"`
-	}{endpointJSON: toJSON(s), Checks: make([]checkJSON, len(checks))}
+	}{endpointJSON: toJSON(s, time.Now()), Checks: make([]checkJSON, len(checks))}
 	for i, c := range checks {
 		out.Checks[i] = checkJSON{
 			Time: c.Time.UTC(), DurationSeconds: c.Duration.Seconds(), Success: c.Success, Degraded: c.Degraded,

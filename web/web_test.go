@@ -22,7 +22,8 @@ import (
 )
 
 // testConfig has four endpoints. acme's three run every minute, on the
-// minute, and globex's runs once a year, so it is never probed in a test.
+// minute, and globex's runs once a year, so it is never probed in a test,
+// and is in maintenance on the day the synctest bubble starts.
 const testConfig = `
 companies:
   - name: acme
@@ -44,6 +45,9 @@ companies:
       - name: web
         url: https://www.globex.example/
         schedule: "0 0 1 1 *"
+        maintenance:
+          - start: 1999-12-31T00:00:00Z
+            end: 2000-01-02T00:00:00Z
 `
 
 // slowMessage is the degraded message of acme/slow's probes.
@@ -183,6 +187,7 @@ const (
   "failure_reason": "", "failure_message": "",
   "degraded_reason": "", "degraded_message": "",
   "consecutive_failures": 0, "consecutive_successes": 1,
+  "in_maintenance": false,
   "probes": 1, "successful_probes": 1
 }`
 	dbJSON = `{
@@ -198,6 +203,7 @@ const (
   "failure_reason": "status", "failure_message": "status 503, expected 2xx",
   "degraded_reason": "", "degraded_message": "",
   "consecutive_failures": 1, "consecutive_successes": 0,
+  "in_maintenance": false,
   "probes": 1, "successful_probes": 0
 }`
 	slowJSON = `{
@@ -213,6 +219,7 @@ const (
   "failure_reason": "", "failure_message": "",
   "degraded_reason": "slow", "degraded_message": "` + slowMessage + `",
   "consecutive_failures": 0, "consecutive_successes": 1,
+  "in_maintenance": false,
   "probes": 1, "successful_probes": 1
 }`
 	webJSON = `{
@@ -225,6 +232,7 @@ const (
   "failure_reason": "", "failure_message": "",
   "degraded_reason": "", "degraded_message": "",
   "consecutive_failures": 0, "consecutive_successes": 0,
+  "in_maintenance": true,
   "probes": 0, "successful_probes": 0
 }`
 )
