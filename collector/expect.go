@@ -345,12 +345,17 @@ func isSensitiveName(name string) bool {
 // could echo: the URL's password and the query values config.RedactURL
 // hides, the values of headers with sensitive names, the bearer token and
 // the basic auth password. A password also counts as the base64 of
-// user:password, the form the Authorization header carries.
+// user:password, the form the Authorization header carries, and a secret
+// with a slash also in the form with the slash escaped for JSON.
 func endpointSecrets(e *config.Endpoint) []string {
 	var out []string
 	add := func(s string) {
 		if len(s) >= minSecretLen {
 			out = append(out, s)
+			// JSON encoders such as PHP's write / as \/.
+			if strings.Contains(s, "/") {
+				out = append(out, strings.ReplaceAll(s, "/", `\/`))
+			}
 		}
 	}
 	addBasic := func(user, password string) {

@@ -512,6 +512,16 @@ func TestJudgeRedactsEchoedSecrets(t *testing.T) {
 			message: `body contains "Authorization" at byte offset 2: "{\"Authorization\": \"Basic xxxxx..."`,
 		},
 		{
+			// PHP's json_encode escapes the slash in the base64 of
+			// mon:abc/??> by default.
+			name:    "basic auth header echoed with escaped slashes",
+			url:     "http://127.0.0.1:1/headers",
+			extra:   "basic_auth:\n  username: mon\n  password: abc/??>",
+			expect:  "body_not_contains: Basic",
+			body:    `{"Authorization":"Basic bW9uOmFiYy8\/Pz4="}`,
+			message: `body contains "Basic" at byte offset 18: "{\"Authorization\":\"Basic xxxxx\"}"`,
+		},
+		{
 			name:    "URL credentials echoed as a header",
 			url:     "http://user:pw-in-url@127.0.0.1:1/headers",
 			expect:  "body_not_contains: Basic",
