@@ -27,6 +27,10 @@ const (
 	// MaxTLSCertMinDays bounds tls_cert_min_days, well inside what a
 	// time.Duration holds.
 	MaxTLSCertMinDays = 36500
+	// MaxResendInterval bounds alerting.resend_interval. A firing alert's
+	// endsAt lies a few resend intervals ahead, which must stay inside what
+	// a time.Duration holds.
+	MaxResendInterval = Duration(7 * 24 * time.Hour)
 )
 
 // Config is the whole configuration after includes are merged.

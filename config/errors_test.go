@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -61,5 +62,22 @@ func TestErrorsAs(t *testing.T) {
 	}
 	if first.Field != "global.timeout" || first.Line != 2 || first.Column != 12 {
 		t.Errorf("first problem = %+v, want global.timeout at 2:12", first)
+	}
+}
+
+// TestLoadRecoversPanic checks that a panic inside the loader, here from
+// the environment lookup, becomes an error instead of ending the process.
+func TestLoadRecoversPanic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apiwatch.yml")
+	content := "companies:\n  - name: acme\n    endpoints:\n      - name: api\n        url: https://api.acme.example/?k=${KEY}\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, LoadOptions{LookupEnv: func(string) (string, bool) { panic("lookup failed") }})
+	if cfg != nil {
+		t.Errorf("Load returned a configuration after a panic")
+	}
+	if want := "loading " + path + ": internal error: lookup failed"; err == nil || err.Error() != want {
+		t.Errorf("Load error = %v, want %q", err, want)
 	}
 }

@@ -55,6 +55,9 @@ func ParseJSONAssertion(s string) (JSONAssertion, error) {
 	if op == "" {
 		return a, nil
 	}
+	if literal == "" {
+		return a, fmt.Errorf("missing value after %s: use a JSON literal such as \"ok\", 42, true or null", op)
+	}
 	if err := json.Unmarshal([]byte(literal), &a.value); err != nil {
 		return a, fmt.Errorf("invalid value %s after %s: use a JSON literal such as \"ok\", 42, true or null", literal, op)
 	}

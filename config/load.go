@@ -98,8 +98,15 @@ type LoadOptions struct {
 	Cache *LoadCache
 }
 
-// Load is LoadFile with options.
-func Load(path string, opts LoadOptions) (*Config, error) {
+// Load is LoadFile with options. A panic while loading becomes an error,
+// so that a bug in the loader leaves a running daemon on its current
+// configuration instead of ending it.
+func Load(path string, opts LoadOptions) (cfg *Config, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			cfg, err = nil, fmt.Errorf("loading %s: internal error: %v", path, p)
+		}
+	}()
 	cfg, err, reused := load(path, opts)
 	if err != nil && reused {
 		// Errors about a reused company would lack its position: load

@@ -78,7 +78,7 @@ var invalidConfigs = []struct {
 		"testdata/invalid/contacts-webhook-slack.yml:10:11: company \"acme\": contacts.slack[0]: set exactly one of api_url and api_url_file",
 		"testdata/invalid/contacts-webhook-slack.yml:13:11: company \"acme\": contacts.slack[1].channel: missing channel, such as \"#oncall\"",
 		"testdata/invalid/contacts-webhook-slack.yml:15:20: company \"acme\": contacts.slack[2].api_url: invalid Slack webhook URL: use https://hooks.slack.com/services/...",
-		"testdata/invalid/contacts-webhook-slack.yml:17:20: company \"acme\": contacts.slack[3].api_url: invalid Slack webhook URL: use https://hooks.slack.com/services/...",
+		"testdata/invalid/contacts-webhook-slack.yml:17:20: company \"acme\": contacts.slack[3].api_url: invalid port: use a number from 1 to 65535",
 	}},
 	{"duplicate-company-include", []string{
 		"testdata/invalid/duplicate-company-include.d/acme.yml:6:11: company \"acme\": name: duplicate company name, first defined at testdata/invalid/duplicate-company-include.yml:3:11",
@@ -114,6 +114,25 @@ var invalidConfigs = []struct {
 	}},
 	{"interval-fast", []string{
 		"testdata/invalid/interval-fast.yml:6:19: company \"acme\": endpoint \"api\": interval: invalid duration \"fast\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
+	}},
+	{"alerting-resend-too-long", []string{
+		"testdata/invalid/alerting-resend-too-long.yml:2:20: alerting.resend_interval: 292y is longer than the maximum 1w",
+	}},
+	{"json", []string{
+		"testdata/invalid/json.yml:8:15: company \"acme\": endpoint \"api\": expect.json[0]: invalid JSON assertion: missing value after ==: use a JSON literal such as \"ok\", 42, true or null",
+		"testdata/invalid/json.yml:9:15: company \"acme\": endpoint \"api\": expect.json[1]: invalid JSON assertion: invalid value ok after ==: use a JSON literal such as \"ok\", 42, true or null",
+		"testdata/invalid/json.yml:10:15: company \"acme\": endpoint \"api\": expect.json[2]: invalid JSON assertion: < compares numbers, not \"deep\"",
+	}},
+	{"ports", []string{
+		"testdata/invalid/ports.yml:4:16: alerting.routing.sms.api_url: invalid port: use a number from 1 to 65535",
+		"testdata/invalid/ports.yml:7:18: company \"acme\": runbook_url: invalid port: use a number from 1 to 65535",
+		"testdata/invalid/ports.yml:10:16: company \"acme\": contacts.webhook[0].url: invalid port: use a number from 1 to 65535",
+		"testdata/invalid/ports.yml:14:20: company \"acme\": endpoint \"api\": proxy_url: invalid port: use a number from 1 to 65535",
+	}},
+	{"tcp", []string{
+		"testdata/invalid/tcp.yml:8:19: company \"acme\": endpoint \"cache\": tcp.expect: invalid regular expression \"+PONG\": error parsing regexp: missing argument to repetition operator: `+`",
+		"testdata/invalid/tcp.yml:12:19: company \"acme\": endpoint \"empty\": tcp.expect: empty: it would match any answer; remove it to check only the connection",
+		"testdata/invalid/tcp.yml:15:9: company \"acme\": endpoint \"plain\": tls_config: applies only with TLS: use grpcs://, or set tcp.tls: true",
 	}},
 	{"interval-no-unit", []string{
 		"testdata/invalid/interval-no-unit.yml:2:12: global.timeout: invalid duration \"5\": add a unit, for example 5s",
@@ -151,7 +170,7 @@ var invalidConfigs = []struct {
 		"testdata/invalid/maintenance.yml:30:13: company \"acme\": endpoint \"api\": maintenance[0]: empty window: set start and end, or schedule and duration",
 		"testdata/invalid/maintenance.yml:33:16: company \"globex\": maintenance[0].start: invalid time \"2026-12-05 02:00\": use RFC 3339 with a zone, such as 2026-12-05T02:00:00Z",
 		"testdata/invalid/maintenance.yml:40:23: company \"globex\": endpoint \"api\": maintenance[0].duration: invalid duration \"2 hours\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
-		"testdata/invalid/maintenance.yml:44:19: company \"initech\": maintenance[0].duration: invalid duration \"-1h\": use a number with a unit (ms, s, m, h, d, w, y), for example 30s or 1h30m",
+		"testdata/invalid/maintenance.yml:44:19: company \"initech\": maintenance[0].duration: invalid duration \"-1h\": must not be negative",
 	}},
 	{"many-problems", []string{
 		"testdata/invalid/many-problems.yml:8:9: company \"acme\": endpoint \"api\": unknown field \"intervl\", did you mean \"interval\"?",

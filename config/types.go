@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -24,6 +25,9 @@ func (d *Duration) decodeNode(n *yaml.Node) []nodeError {
 	}
 	if _, err := strconv.ParseUint(n.Value, 10, 64); err == nil && n.Value != "0" {
 		return errorAt(n, fmt.Sprintf("invalid duration %q: add a unit, for example %ss", n.Value, n.Value))
+	}
+	if strings.HasPrefix(n.Value, "-") {
+		return errorAt(n, fmt.Sprintf("invalid duration %q: must not be negative", n.Value))
 	}
 	v, err := model.ParseDuration(n.Value)
 	if err != nil && err.Error() == "duration out of range" {

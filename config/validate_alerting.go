@@ -40,6 +40,8 @@ func (l *loader) validateAlerting(cfg *Config) {
 	}
 	if set("resend_interval") && a.ResendInterval < MinInterval {
 		l.errorf(it, at("resend_interval"), "%s is shorter than the minimum %s", a.ResendInterval, MinInterval)
+	} else if set("resend_interval") && a.ResendInterval > MaxResendInterval {
+		l.errorf(it, at("resend_interval"), "%s is longer than the maximum %s", a.ResendInterval, MaxResendInterval)
 	}
 	if set("resolved_retention") && a.ResolvedRetention <= 0 {
 		l.errorf(it, at("resolved_retention"), "must be longer than 0s")
@@ -128,8 +130,8 @@ func (l *loader) validateRouting(cfg *Config, it item) {
 		}
 	}
 	if u := r.SMS.APIURL; u != "" {
-		if parsed, err := url.Parse(u); err != nil || parsed.Host == "" {
-			l.errorf(it, at("sms", "api_url"), "invalid URL: %s", urlExample)
+		if msg := httpURLProblem(u, "invalid URL: "+urlExample); msg != "" {
+			l.errorf(it, at("sms", "api_url"), "%s", msg)
 		}
 	}
 	// Alertmanager rejects one of the two keys without the other.
@@ -146,12 +148,12 @@ func (l *loader) validateContacts(c *Company, it item) {
 		path := []any{"contacts", "webhook", i}
 		if v, ok := l.secretOrFile(c, it, path, "url", w.URL, w.URLFile); ok {
 			w.URL = v
-			if !isHTTPURL(v.Value()) {
+			if msg := httpURLProblem(v.Value(), "invalid webhook URL: "+urlExample); msg != "" {
 				key := "url"
 				if w.URLFile != "" {
 					key = "url_file"
 				}
-				l.errorf(it, append(slices.Clone(path), key), "invalid webhook URL: %s", urlExample)
+				l.errorf(it, append(slices.Clone(path), key), "%s", msg)
 			}
 		}
 	}
@@ -164,12 +166,12 @@ func (l *loader) validateContacts(c *Company, it item) {
 		if s.APIURLFile != "" || !s.APIURL.IsZero() {
 			if v, ok := l.secretOrFile(c, it, path, "api_url", s.APIURL, s.APIURLFile); ok {
 				s.APIURL = v
-				if !isHTTPURL(v.Value()) {
+				if msg := httpURLProblem(v.Value(), "invalid Slack webhook URL: use https://hooks.slack.com/services/..."); msg != "" {
 					key := "api_url"
 					if s.APIURLFile != "" {
 						key = "api_url_file"
 					}
-					l.errorf(it, append(slices.Clone(path), key), "invalid Slack webhook URL: use https://hooks.slack.com/services/...")
+					l.errorf(it, append(slices.Clone(path), key), "%s", msg)
 				}
 			}
 		}
@@ -181,11 +183,18 @@ func (l *loader) validateContacts(c *Company, it item) {
 	}
 }
 
-// isHTTPURL reports whether s is an http:// or https:// URL with a host
-// and a valid port, if it names one.
-func isHTTPURL(s string) bool {
+// httpURLProblem returns what is wrong with s as an http:// or https:// URL
+// with a host: invalid when it is no such URL, a message about the port
+// when that is out of range, and "" when nothing is wrong.
+func httpURLProblem(s, invalid string) string {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" && validPort(u)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
+		return invalid
+	case !validPort(u):
+		return "invalid port: use a number from 1 to 65535"
+	}
+	return ""
 }
 
 // secretOrFile returns the secret named key, or read from key_file, and
@@ -225,6 +234,8 @@ func (l *loader) validateAlertPolicy(it item, severitySet bool, severity, runboo
 	if runbook != "" {
 		if u, err := url.Parse(runbook); err != nil || u.Scheme == "" || u.Host == "" {
 			l.errorf(it, []any{"runbook_url"}, "invalid URL: %s", urlExample)
+		} else if !validPort(u) {
+			l.errorf(it, []any{"runbook_url"}, "invalid port: use a number from 1 to 65535")
 		}
 	}
 	for i, m := range windows {

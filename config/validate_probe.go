@@ -54,6 +54,8 @@ func (l *loader) validateProbeSettings(it item, owner any, path []any, s *ProbeS
 			l.errorf(it, at("proxy_url"), "unsupported proxy scheme %q: use http, https or socks5", u.Scheme)
 		case u.Hostname() == "":
 			l.errorf(it, at("proxy_url"), "missing host")
+		case !validPort(u):
+			l.errorf(it, at("proxy_url"), "invalid port: use a number from 1 to 65535")
 		}
 		if s.ProxyFromEnv() {
 			l.errorf(it, at("proxy_from_environment"), "set either proxy_url or proxy_from_environment, not both")
@@ -137,7 +139,7 @@ func (l *loader) validateProbe(e *Endpoint, c *Company, cfg *Config, it item, pe
 	if set("tls_config") && kind != KindHTTP && !usesTLS(e) {
 		l.errorf(it, []any{"tls_config"}, "applies only with TLS: use grpcs://, or set tcp.tls: true")
 	}
-	if kind == KindTCP && e.TCP.Expect != nil && e.TCP.Expect.String() == "" {
+	if kind == KindTCP && e.TCP.Expect != nil && e.TCP.Expect.Regexp != nil && e.TCP.Expect.String() == "" {
 		l.errorf(it, []any{"tcp", "expect"}, "empty: it would match any answer; remove it to check only the connection")
 	}
 	if kind != KindTCP && set("tcp") {
