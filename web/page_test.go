@@ -24,7 +24,7 @@ var firstRoundRows = map[string][]string{
 		"2000-01-01 00:01:01 UTC just now", "status: status 503, expected 2xx"},
 	"acme/slow": {"slow", "degraded changed just now", "2000-01-01 00:01:01 UTC just now", "1.2s", "100% 1 of 1",
 		"never", "slow: " + slowMessage},
-	"globex/web": {"web", "unknown in maintenance, alerts held", "never", "none", "none", "never", ""},
+	"globex/web": {"web", "unknown in maintenance, no new alerts", "never", "none", "none", "never", ""},
 }
 
 // Rows at 00:03:05, after three rounds of probes: acme/db failed, succeeded
@@ -36,7 +36,7 @@ var thirdRoundRows = map[string][]string{
 		"2000-01-01 00:03:01 UTC 3 seconds ago", "status: status 503, expected 2xx"},
 	"acme/slow": {"slow", "up changed 4 seconds ago", "2000-01-01 00:03:00 UTC 4 seconds ago", "250ms", "100% 3 of 3",
 		"never", ""},
-	"globex/web": {"web", "unknown in maintenance, alerts held", "never", "none", "none", "never", ""},
+	"globex/web": {"web", "unknown in maintenance, no new alerts", "never", "none", "none", "never", ""},
 }
 
 func TestStatusPage(t *testing.T) {
@@ -281,7 +281,7 @@ func checkStateCell(t *testing.T, name string, cell *html.Node, state string, in
 	}
 	words := state
 	if inMaintenance {
-		words += " in maintenance, alerts held"
+		words += " in maintenance, no new alerts"
 	}
 	if got := text(cell); got != words && !strings.HasPrefix(got, words+" changed ") {
 		t.Errorf("%s: state cell reads %q, want %q first", name, got, words)
