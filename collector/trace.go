@@ -41,10 +41,13 @@ type tracer struct {
 // handshake reaches through its context.
 type tracerKey struct{}
 
+// withTracer returns ctx with t's httptrace hooks, and t for the TLS
+// handshake to find.
 func withTracer(ctx context.Context, t *tracer) context.Context {
 	return context.WithValue(httptrace.WithClientTrace(ctx, t.clientTrace()), tracerKey{}, t)
 }
 
+// tracerFrom returns the tracer withTracer put in ctx, or nil.
 func tracerFrom(ctx context.Context) *tracer {
 	t, _ := ctx.Value(tracerKey{}).(*tracer)
 	return t
@@ -55,7 +58,7 @@ func tracerFrom(ctx context.Context) *tracer {
 // then, and notes the request in the probe's tracer. In TLS 1.3 the server
 // checks the certificate after the client has finished its handshake, so
 // its refusal arrives only with the response, and a connection reset can
-// discard it; the note still lets the failure name the cause.
+// discard it. The note still lets the failure name the cause.
 func noteCertificateRequest(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	if t := tracerFrom(cri.Context()); t != nil {
 		t.certRequested.Store(true)

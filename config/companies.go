@@ -93,9 +93,9 @@ func (r *Reloader) GetCompany(name string) (doc []byte, file string, err error) 
 	return buf.Bytes(), c.File, nil
 }
 
-// dropHTTPDefaults removes, from the encoded company n, the settings that
-// only HTTP endpoints accept from its tcp:// and grpc:// endpoints, where
-// they hold defaults, so that the document can be sent back with PUT.
+// dropHTTPDefaults removes the HTTP-only settings from the tcp:// and
+// grpc:// endpoints of the encoded company n. They hold defaults there,
+// which PUT would reject.
 func dropHTTPDefaults(c *Company, n *yaml.Node) {
 	endpoints := mappingValue(n, "endpoints")
 	if endpoints == nil || len(endpoints.Content) != len(c.Endpoints) {

@@ -163,8 +163,8 @@ func daemon(f *daemonFlags, logger *slog.Logger) error {
 		return err
 	}
 	// Probing starts at once, before the load cache and the HTTP server are
-	// set up: the first slots are counted from the apply, and the slots that
-	// pass before Run starts are all probed when it does, in a burst.
+	// set up. The first slots are counted from the apply, and Run probes
+	// every slot that passed before it started at once, in a burst.
 	runDone := make(chan error, 1)
 	go func() { runDone <- mgr.Run(ctx) }()
 	loadCache.Update(cfg)
