@@ -192,7 +192,7 @@ func (r *report) tables() []table {
 		title: "Cost",
 		header: []string{"Scenario", "Prober", "Interval", "Probes/s achieved / scheduled",
 			"CPU s per 1,000 probes", "× floor", "Peak RSS MiB (before scrape)", "KiB per endpoint (before scrape)",
-			"Target CPU s per 1,000", "Other processes, cores"},
+			"Target server CPU s per 1,000", "Other processes, cores"},
 	}
 	sched := table{
 		left:  2,
