@@ -94,7 +94,7 @@ type alertLatency struct {
 	Total     durationStats `json:"switch_to_alertmanager"`
 	OverBound int           `json:"over_bound"`
 	// Probe is from the switch to the path's first probe after it, at the
-	// target, and Notify from that probe to Alertmanager's answer.
+	// target, and Notify from that probe to Alertmanager's response.
 	Probe  durationStats `json:"switch_to_probe"`
 	Notify durationStats `json:"probe_to_alertmanager"`
 }

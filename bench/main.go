@@ -80,8 +80,8 @@ type runOptions struct {
 	alertmanagerBin string
 }
 
-// defaultAlertmanager is where Debian's prometheus-alertmanager package
-// installs Alertmanager.
+// defaultAlertmanager is the path of the Alertmanager binary that Debian's
+// prometheus-alertmanager package installs.
 const defaultAlertmanager = "/usr/bin/prometheus-alertmanager"
 
 func parseFlags(args []string) (options, error) {

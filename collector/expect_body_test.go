@@ -503,11 +503,11 @@ func TestJudgeRedactsEchoedSecrets(t *testing.T) {
 			message: `body does not contain "OK" (body begins "monitor/xxxxx denied")`,
 		},
 		{
-			name:    "basic auth header echoed",
-			url:     "http://127.0.0.1:1/headers",
-			extra:   "basic_auth:\n  username: monitor\n  password: S3cr3t-PW-1",
-			expect:  "body_not_contains: Authorization",
-			body:    `{"Authorization": "Basic bW9uaXRvcjpTM2NyM3QtUFctMQ=="}`,
+			name:   "basic auth header echoed",
+			url:    "http://127.0.0.1:1/headers",
+			extra:  "basic_auth:\n  username: monitor\n  password: S3cr3t-PW-1",
+			expect: "body_not_contains: Authorization",
+			body:   `{"Authorization": "Basic bW9uaXRvcjpTM2NyM3QtUFctMQ=="}`,
 			// The quote ends 32 bytes after the match, inside the secret.
 			message: `body contains "Authorization" at byte offset 2: "{\"Authorization\": \"Basic xxxxx..."`,
 		},

@@ -555,9 +555,9 @@ func TestManagerRunTwice(t *testing.T) {
 	}
 }
 
-// TestStatusesFollowReloads checks that Statuses, which serves from a sorted
-// list it keeps between calls, sees every endpoint a reload adds or removes,
-// and that a company filter matches the whole name only.
+// TestStatusesFollowReloads checks that Statuses, which reads a sorted list
+// kept between calls, returns every endpoint a reload adds and none it
+// removes, and that a company filter matches the whole name only.
 func TestStatusesFollowReloads(t *testing.T) {
 	m, _ := newTestManager(t, Options{Prober: newFakeProber(nil)})
 	company := func(name string, endpoints ...string) *config.Company {

@@ -235,11 +235,10 @@ func TestProbeHTTP2(t *testing.T) {
 	}
 }
 
-// TestProbeClientCertificateRequestedThenReset checks the failure when a
-// server asks for a client certificate, gets none, and resets the
-// connection instead of sending its alert, as a TLS 1.3 server's reset can
-// make the client see: the reason is still tls, and the message names the
-// missing certificate.
+// TestProbeClientCertificateRequestedThenReset checks a server that requests
+// a client certificate, receives none and resets the connection, so its
+// alert never arrives. The reason must still be tls, and the message must
+// name the missing certificate.
 func TestProbeClientCertificateRequestedThenReset(t *testing.T) {
 	ca := newTestCA(t)
 	caFile := writeTempFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})))

@@ -73,8 +73,8 @@ func (l *loader) validateProbeSettings(it item, owner any, path []any, s *ProbeS
 	if ok("retries") && s.Retries != nil && (*s.Retries < 0 || *s.Retries > MaxRetries) {
 		l.errorf(it, at("retries"), "must be from 0 to %d, got %d", MaxRetries, *s.Retries)
 	}
-	// The defaults fill in a retry_delay of 0, so the node tells whether
-	// it was written.
+	// The defaults replace a retry_delay of 0, so only the YAML node shows
+	// whether 0 was written.
 	if ok("retry_delay") && (s.RetryDelay < 0 || s.RetryDelay == 0 && isSet(nodeAt(it.node, path), "retry_delay")) {
 		l.errorf(it, at("retry_delay"), "must be positive, got %s", s.RetryDelay)
 	}
